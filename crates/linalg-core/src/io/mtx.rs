@@ -1,0 +1,295 @@
+//! Matrix Market coordinate files (`.mtx`) to and from faer sparse matrices.
+//!
+//! Reads `%%MatrixMarket matrix coordinate {real|integer|pattern} {general|symmetric}`
+//! (pattern entries read as 1.0; symmetric files store one triangle and are
+//! expanded). Duplicate entries are summed, as in SciPy's `mmread`. Written by
+//! hand: faer has no Matrix Market support, and errors here name the line.
+
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use faer::sparse::{SparseRowMat, Triplet};
+
+use crate::{Error, MtxProblem, Result};
+
+/// The value field of a Matrix Market file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MtxField {
+    /// Floating-point values.
+    Real,
+    /// Integer values (read as f64).
+    Integer,
+    /// No values: every stored entry is 1.
+    Pattern,
+}
+
+/// The symmetry of a Matrix Market file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MtxSymmetry {
+    /// Every entry is stored.
+    General,
+    /// Only one triangle is stored; `a_ji = a_ij`.
+    Symmetric,
+}
+
+/// Header information of a Matrix Market file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MtxHeader {
+    /// Value field.
+    pub field: MtxField,
+    /// Symmetry.
+    pub symmetry: MtxSymmetry,
+    /// Rows.
+    pub nrows: usize,
+    /// Columns.
+    pub ncols: usize,
+    /// Entries stored in the file (before symmetric expansion).
+    pub entries: usize,
+}
+
+fn err(line: usize, problem: MtxProblem) -> Error {
+    Error::MatrixMarket { line, problem }
+}
+
+fn parse_header(line: &str) -> Result<(MtxField, MtxSymmetry)> {
+    let toks: Vec<String> = line
+        .split_whitespace()
+        .map(|t| t.to_ascii_lowercase())
+        .collect();
+    if toks.first().map(String::as_str) != Some("%%matrixmarket") {
+        return Err(err(
+            1,
+            MtxProblem::BadHeader(format!(
+                "expected `%%MatrixMarket`, found `{}`",
+                line.trim()
+            )),
+        ));
+    }
+    if toks.len() != 5 {
+        return Err(err(
+            1,
+            MtxProblem::BadHeader(format!(
+                "expected `%%MatrixMarket matrix coordinate <field> <symmetry>`, found `{}`",
+                line.trim()
+            )),
+        ));
+    }
+    if toks[1] != "matrix" {
+        return Err(err(
+            1,
+            MtxProblem::Unsupported(format!("object `{}`", toks[1])),
+        ));
+    }
+    if toks[2] != "coordinate" {
+        return Err(err(
+            1,
+            MtxProblem::Unsupported(format!("format `{}` (only `coordinate`)", toks[2])),
+        ));
+    }
+    let field = match toks[3].as_str() {
+        "real" | "double" => MtxField::Real,
+        "integer" => MtxField::Integer,
+        "pattern" => MtxField::Pattern,
+        other => return Err(err(1, MtxProblem::Unsupported(format!("field `{other}`")))),
+    };
+    let symmetry = match toks[4].as_str() {
+        "general" => MtxSymmetry::General,
+        "symmetric" => MtxSymmetry::Symmetric,
+        other => {
+            return Err(err(
+                1,
+                MtxProblem::Unsupported(format!("symmetry `{other}`")),
+            ));
+        }
+    };
+    Ok((field, symmetry))
+}
+
+fn parse_usize(tok: &str, line: usize) -> Result<usize> {
+    tok.parse::<usize>()
+        .map_err(|_| err(line, MtxProblem::NotANumber(tok.to_string())))
+}
+
+/// Reads a Matrix Market coordinate matrix from any reader.
+pub fn read_matrix_market_from(reader: impl Read) -> Result<(SparseRowMat<usize, f64>, MtxHeader)> {
+    let mut lines = BufReader::new(reader).lines();
+    let mut lineno = 0usize;
+    let mut next_line = |lines: &mut std::io::Lines<_>| -> Result<Option<String>> {
+        lineno += 1;
+        Ok(lines.next().transpose()?)
+    };
+    let first =
+        next_line(&mut lines)?.ok_or_else(|| err(1, MtxProblem::BadHeader("empty file".into())))?;
+    let (field, symmetry) = parse_header(&first)?;
+    let mut cur = 1usize;
+    // Size line: first non-comment, non-blank line.
+    let (nrows, ncols, nnz) = loop {
+        let Some(l) = next_line(&mut lines)? else {
+            return Err(err(cur + 1, MtxProblem::BadSizeLine("missing".into())));
+        };
+        cur += 1;
+        let t = l.trim();
+        if t.is_empty() || t.starts_with('%') {
+            continue;
+        }
+        let toks: Vec<&str> = t.split_whitespace().collect();
+        if toks.len() != 3 {
+            return Err(err(cur, MtxProblem::BadSizeLine(t.to_string())));
+        }
+        break (
+            parse_usize(toks[0], cur)?,
+            parse_usize(toks[1], cur)?,
+            parse_usize(toks[2], cur)?,
+        );
+    };
+    if symmetry == MtxSymmetry::Symmetric && nrows != ncols {
+        return Err(err(
+            cur,
+            MtxProblem::BadSizeLine(format!(
+                "a symmetric matrix must be square, got {nrows}×{ncols}"
+            )),
+        ));
+    }
+    let want = if field == MtxField::Pattern { 2 } else { 3 };
+    let mut trips: Vec<Triplet<usize, usize, f64>> = Vec::with_capacity(
+        if symmetry == MtxSymmetry::Symmetric {
+            2 * nnz
+        } else {
+            nnz
+        }
+        .min(1 << 26),
+    );
+    let mut count = 0usize;
+    while let Some(l) = next_line(&mut lines)? {
+        cur += 1;
+        let t = l.trim();
+        if t.is_empty() || t.starts_with('%') {
+            continue;
+        }
+        if count == nnz {
+            return Err(err(cur, MtxProblem::TooManyEntries { expected: nnz }));
+        }
+        let toks: Vec<&str> = t.split_whitespace().collect();
+        if toks.len() != want {
+            return Err(err(
+                cur,
+                MtxProblem::BadEntry(format!(
+                    "expected {want} fields, found {}: `{t}`",
+                    toks.len()
+                )),
+            ));
+        }
+        let (i, j) = (parse_usize(toks[0], cur)?, parse_usize(toks[1], cur)?);
+        if i == 0 || j == 0 || i > nrows || j > ncols {
+            return Err(err(
+                cur,
+                MtxProblem::IndexOutOfRange {
+                    row: i,
+                    col: j,
+                    nrows,
+                    ncols,
+                },
+            ));
+        }
+        let v = match field {
+            MtxField::Pattern => 1.0,
+            MtxField::Integer => toks[2]
+                .parse::<i64>()
+                .map_err(|_| err(cur, MtxProblem::NotANumber(toks[2].to_string())))?
+                as f64,
+            MtxField::Real => {
+                let v = toks[2]
+                    .parse::<f64>()
+                    .map_err(|_| err(cur, MtxProblem::NotANumber(toks[2].to_string())))?;
+                if !v.is_finite() {
+                    return Err(err(cur, MtxProblem::NonFinite(toks[2].to_string())));
+                }
+                v
+            }
+        };
+        trips.push(Triplet::new(i - 1, j - 1, v));
+        if symmetry == MtxSymmetry::Symmetric && i != j {
+            trips.push(Triplet::new(j - 1, i - 1, v));
+        }
+        count += 1;
+    }
+    if count < nnz {
+        return Err(err(
+            cur + 1,
+            MtxProblem::Truncated {
+                expected: nnz,
+                found: count,
+            },
+        ));
+    }
+    let mat = SparseRowMat::try_new_from_triplets(nrows, ncols, &trips)
+        .map_err(|e| Error::Numerical(format!("could not build the sparse matrix: {e:?}")))?;
+    Ok((
+        mat,
+        MtxHeader {
+            field,
+            symmetry,
+            nrows,
+            ncols,
+            entries: nnz,
+        },
+    ))
+}
+
+/// Reads a Matrix Market coordinate matrix from a file; errors name the file.
+pub fn read_matrix_market(path: impl AsRef<Path>) -> Result<SparseRowMat<usize, f64>> {
+    let path = path.as_ref();
+    let f = std::fs::File::open(path).map_err(|e| Error::from(e).in_file(path))?;
+    read_matrix_market_from(f)
+        .map(|(m, _)| m)
+        .map_err(|e| e.in_file(path))
+}
+
+/// Writes `mat` in Matrix Market coordinate real format.
+///
+/// With [`MtxSymmetry::Symmetric`] only the lower triangle is written (the
+/// caller asserts symmetry; the upper triangle is dropped). Values are written
+/// in Rust's shortest round-trip form, so reading the file back is exact.
+pub fn write_matrix_market_to(
+    mut w: impl Write,
+    mat: &SparseRowMat<usize, f64>,
+    symmetry: MtxSymmetry,
+) -> Result<()> {
+    let m = mat.as_ref();
+    let keep = |i: usize, j: usize| symmetry == MtxSymmetry::General || j <= i;
+    let mut nnz = 0usize;
+    for i in 0..m.nrows() {
+        nnz += m
+            .col_idx_of_row_raw(i)
+            .iter()
+            .filter(|&&j| keep(i, j))
+            .count();
+    }
+    let sym = match symmetry {
+        MtxSymmetry::General => "general",
+        MtxSymmetry::Symmetric => "symmetric",
+    };
+    writeln!(w, "%%MatrixMarket matrix coordinate real {sym}")?;
+    writeln!(w, "% written by optlab linalg-core")?;
+    writeln!(w, "{} {} {}", m.nrows(), m.ncols(), nnz)?;
+    for i in 0..m.nrows() {
+        for (&j, &v) in m.col_idx_of_row_raw(i).iter().zip(m.val_of_row(i)) {
+            if keep(i, j) {
+                writeln!(w, "{} {} {:e}", i + 1, j + 1, v)?;
+            }
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Writes `mat` to a Matrix Market file (see [`write_matrix_market_to`]).
+pub fn write_matrix_market(
+    path: impl AsRef<Path>,
+    mat: &SparseRowMat<usize, f64>,
+    symmetry: MtxSymmetry,
+) -> Result<()> {
+    let path = path.as_ref();
+    let f = std::fs::File::create(path).map_err(|e| Error::from(e).in_file(path))?;
+    write_matrix_market_to(BufWriter::new(f), mat, symmetry).map_err(|e| e.in_file(path))
+}

@@ -1,0 +1,51 @@
+//! # linalg-core
+//!
+//! The thin numerical core of optlab, on top of [faer](https://docs.rs/faer):
+//!
+//! - [`op`]: adaptors implementing [`faer::matrix_free::LinOp`] (closures, dense and
+//!   sparse matrices validated once, `αA + σI`, a symmetric marker);
+//! - [`lanczos`]: the Lanczos process with full or no reorthogonalisation, and
+//!   Ritz pairs;
+//! - [`cg`]: a conjugate-gradient driver over faer's `conjugate_gradient` with
+//!   residual history, observers and precise errors;
+//! - [`objective`]: the [`Objective`] trait, finite-difference checkers and test
+//!   functions;
+//! - [`io`]: Matrix Market and NPY readers/writers with precise errors.
+//!
+//! faer is re-exported so every crate of the workspace shares one version.
+//!
+//! ```
+//! use linalg_core::{faer::Col, op::FnOp, cg::cg};
+//! // Solve the 1-D Laplacian system tridiag(−1, 2, −1) x = 1.
+//! let n = 50;
+//! let lap = FnOp::new(n, |mut out: faer::ColMut<'_, f64>, x: faer::ColRef<'_, f64>| {
+//!     for i in 0..n {
+//!         let l = if i > 0 { x[i - 1] } else { 0.0 };
+//!         let r = if i + 1 < n { x[i + 1] } else { 0.0 };
+//!         out[i] = 2.0 * x[i] - l - r;
+//!     }
+//! });
+//! let b = Col::<f64>::ones(n);
+//! let report = cg(&lap, b.as_ref(), 1e-10, 200).unwrap();
+//! assert!(report.converged);
+//! // Closed form: x_i = (i+1)(n−i)/2.
+//! assert!((report.x[0] - 25.0).abs() < 1e-8);
+//! ```
+
+pub use faer;
+
+pub mod cg;
+mod error;
+pub mod io;
+pub mod lanczos;
+pub mod objective;
+pub mod op;
+pub mod solver;
+
+pub use cg::{Cg, CgParams, CgRecord, CgReport};
+pub use error::{Definiteness, Error, MtxProblem, NpyProblem, Result};
+pub use lanczos::{
+    LanczosParams, LanczosResult, Reorthogonalization, RitzPairs, lanczos, ritz_pairs,
+};
+pub use objective::{Objective, check_gradient, check_hessian_vec};
+pub use solver::{Control, Termination};
