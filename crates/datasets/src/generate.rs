@@ -1,0 +1,158 @@
+//! Seeded generators: Gaussian mixtures, SPD matrices with a chosen spectrum,
+//! point clouds. Every function takes a `seed` and is reproducible.
+
+use linalg_core::faer::{Col, Mat};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::{Dataset, Error, Result};
+
+fn normal(rng: &mut StdRng) -> f64 {
+    StandardNormal.sample(rng)
+}
+
+fn positive(name: &'static str, v: usize) -> Result<()> {
+    if v == 0 {
+        return Err(Error::InvalidParameter {
+            name,
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(())
+}
+
+/// A `k`-class Gaussian mixture in `dim` dimensions with `n_per_class` samples
+/// per class: class centres are drawn uniformly on the sphere of radius
+/// `separation`, samples are centre + N(0, I).
+pub fn gaussian_mixture(
+    n_per_class: usize,
+    k: usize,
+    dim: usize,
+    separation: f64,
+    seed: u64,
+) -> Result<Dataset> {
+    positive("n_per_class", n_per_class)?;
+    positive("dim", dim)?;
+    if k < 2 {
+        return Err(Error::InvalidParameter {
+            name: "k",
+            reason: format!("a classification mixture needs at least 2 clusters, got {k}"),
+        });
+    }
+    if !(separation.is_finite() && separation >= 0.0) {
+        return Err(Error::InvalidParameter {
+            name: "separation",
+            reason: format!("must be finite and ≥ 0, got {separation}"),
+        });
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let centres: Vec<Vec<f64>> = (0..k)
+        .map(|_| {
+            let v: Vec<f64> = (0..dim).map(|_| normal(&mut rng)).collect();
+            let norm = v
+                .iter()
+                .map(|x| x * x)
+                .sum::<f64>()
+                .sqrt()
+                .max(f64::MIN_POSITIVE);
+            v.iter().map(|x| x * separation / norm).collect()
+        })
+        .collect();
+    let n = n_per_class * k;
+    let labels: Vec<usize> = (0..n).map(|i| i / n_per_class).collect();
+    let mut x = Mat::zeros(n, dim);
+    for i in 0..n {
+        for j in 0..dim {
+            x[(i, j)] = centres[labels[i]][j] + normal(&mut rng);
+        }
+    }
+    Dataset::new(
+        format!("gaussian_mixture(k={k}, dim={dim}, sep={separation})"),
+        x,
+        labels,
+        (0..k).map(|c| format!("cluster_{c}")).collect(),
+    )
+}
+
+/// A random symmetric positive definite matrix `Q diag(spectrum) Qᵀ` with `Q`
+/// Haar-distributed orthogonal (QR of a Gaussian matrix, signs fixed). Every
+/// eigenvalue must be positive and finite.
+pub fn random_spd(spectrum: &[f64], seed: u64) -> Result<Mat<f64>> {
+    let n = spectrum.len();
+    positive("spectrum length", n)?;
+    if let Some(&bad) = spectrum.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
+        return Err(Error::InvalidParameter {
+            name: "spectrum",
+            reason: format!("eigenvalues must be positive and finite, got {bad}"),
+        });
+    }
+    let q = random_orthogonal(n, seed);
+    let d = Col::from_fn(n, |i| spectrum[i]);
+    let a = &q * d.as_diagonal() * q.transpose();
+    // Symmetrise away rounding.
+    Ok(Mat::from_fn(n, n, |i, j| 0.5 * (a[(i, j)] + a[(j, i)])))
+}
+
+/// A Haar-distributed random orthogonal `n × n` matrix.
+pub fn random_orthogonal(n: usize, seed: u64) -> Mat<f64> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let g = Mat::from_fn(n, n, |_, _| normal(&mut rng));
+    let qr = g.qr();
+    let mut q = qr.compute_Q();
+    let r = qr.R();
+    // Fix the signs so that the distribution is Haar (diag(R) > 0).
+    for j in 0..n {
+        if r[(j, j)] < 0.0 {
+            for v in q.col_mut(j).iter_mut() {
+                *v = -*v;
+            }
+        }
+    }
+    q
+}
+
+/// `n` eigenvalues spaced geometrically from `1/cond` to `1` (condition number `cond`).
+pub fn geometric_spectrum(n: usize, cond: f64) -> Result<Vec<f64>> {
+    positive("n", n)?;
+    if !(cond.is_finite() && cond >= 1.0) {
+        return Err(Error::InvalidParameter {
+            name: "cond",
+            reason: format!("must be finite and ≥ 1, got {cond}"),
+        });
+    }
+    if n == 1 {
+        return Ok(vec![1.0]);
+    }
+    Ok((0..n)
+        .map(|i| cond.powf(i as f64 / (n - 1) as f64 - 1.0))
+        .collect())
+}
+
+/// `n` points uniform in the box `[low, high)^dim` (rows are points).
+pub fn uniform_cloud(n: usize, dim: usize, low: f64, high: f64, seed: u64) -> Result<Mat<f64>> {
+    positive("n", n)?;
+    positive("dim", dim)?;
+    if !(low.is_finite() && high.is_finite() && low < high) {
+        return Err(Error::InvalidParameter {
+            name: "low/high",
+            reason: format!("need finite low < high, got [{low}, {high})"),
+        });
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    Ok(Mat::from_fn(n, dim, |_, _| rng.random_range(low..high)))
+}
+
+/// `n` points from N(mean·1, std²·I) in `dim` dimensions (rows are points).
+pub fn gaussian_cloud(n: usize, dim: usize, mean: f64, std: f64, seed: u64) -> Result<Mat<f64>> {
+    positive("n", n)?;
+    positive("dim", dim)?;
+    if !(mean.is_finite() && std.is_finite() && std > 0.0) {
+        return Err(Error::InvalidParameter {
+            name: "mean/std",
+            reason: format!("need finite mean and std > 0, got {mean}, {std}"),
+        });
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    Ok(Mat::from_fn(n, dim, |_, _| mean + std * normal(&mut rng)))
+}
