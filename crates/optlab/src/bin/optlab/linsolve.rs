@@ -1,0 +1,189 @@
+//! `optlab linsolve`: a sparse SPD system from a Matrix Market file.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use linalg_core::cg::{Cg, CgParams, CgReport};
+use linalg_core::faer::matrix_free::IdentityPrecond;
+use linalg_core::faer::{Col, ColMut, ColRef};
+use linalg_core::io::{NpyDtype, read_matrix_market, read_npy_col, write_npy_col};
+use linalg_core::op::{FnOp, SparseOp, apply};
+use linalg_core::{Control, Error};
+use serde_json::json;
+
+use crate::{Failure, print_json};
+
+/// Solver choice of `optlab linsolve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// Conjugate gradient, unpreconditioned.
+    Cg,
+    /// Conjugate gradient with the Jacobi (diagonal) preconditioner.
+    JacobiPcg,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Cg => "cg",
+            Method::JacobiPcg => "jacobi-pcg",
+        }
+    }
+}
+
+/// Arguments of `optlab linsolve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The matrix A: a symmetric positive definite Matrix Market file.
+    #[arg(long, value_name = "A.mtx")]
+    matrix: PathBuf,
+    /// Right-hand side b as a 1-D NPY file (default: b = A·1).
+    #[arg(long, value_name = "b.npy")]
+    rhs: Option<PathBuf>,
+    /// Solver.
+    #[arg(long, value_enum, default_value_t = Method::Cg)]
+    method: Method,
+    /// Relative tolerance on ‖b − Ax‖/‖b‖.
+    #[arg(long, default_value_t = 1e-8)]
+    rtol: f64,
+    /// Iteration limit (default 10·n).
+    #[arg(long)]
+    max_iters: Option<usize>,
+    /// Write the solution x to this NPY file (float64).
+    #[arg(long, value_name = "x.npy")]
+    x_out: Option<PathBuf>,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    json: bool,
+}
+
+fn in_file(path: &std::path::Path) -> impl Fn(Error) -> Failure + '_ {
+    move |e| match e {
+        e @ Error::File { .. } => Failure::BadInput(e.to_string()),
+        e => Failure::BadInput(format!("{}: {e}", path.display())),
+    }
+}
+
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let setup = Instant::now();
+    let params = CgParams {
+        rtol: args.rtol,
+        max_iters: args.max_iters,
+        ..CgParams::default()
+    };
+    let solver = Cg::new(params).map_err(|e| Failure::BadInput(e.to_string()))?;
+    let mat = read_matrix_market(&args.matrix).map_err(in_file(&args.matrix))?;
+    let mpath = args.matrix.as_path();
+    let op = SparseOp::new(mat)
+        .and_then(|op| op.into_symmetric(1e-12))
+        .map_err(in_file(mpath))?;
+    let n = op.inner().as_sparse().nrows();
+    let nnz = op.inner().nnz();
+    let b = match &args.rhs {
+        Some(p) => {
+            let b = read_npy_col(p).map_err(in_file(p))?;
+            if b.nrows() != n {
+                return Err(Failure::BadInput(format!(
+                    "{}: right-hand side has length {}, the matrix is {n}×{n}",
+                    p.display(),
+                    b.nrows()
+                )));
+            }
+            b
+        }
+        None => apply(&op, Col::<f64>::ones(n).as_ref()),
+    };
+    let diag = diagonal(op.inner());
+    if args.method == Method::JacobiPcg {
+        if let Some(i) = diag.iter().position(|d| !(*d > 0.0)) {
+            return Err(Failure::BadInput(format!(
+                "{}: not positive definite: diagonal entry a[{i},{i}] = {} (Jacobi needs a positive diagonal)",
+                mpath.display(),
+                diag[i]
+            )));
+        }
+    }
+    let setup_seconds = setup.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let report: CgReport = match args.method {
+        Method::Cg => solver.solve_with(&op, &IdentityPrecond { dim: n }, b.as_ref(), None, |_| {
+            Control::Continue
+        }),
+        Method::JacobiPcg => {
+            let jacobi = FnOp::new(n, |mut out: ColMut<'_, f64>, r: ColRef<'_, f64>| {
+                for i in 0..r.nrows() {
+                    out[i] = r[i] / diag[i];
+                }
+            });
+            solver.solve_with(&op, &jacobi, b.as_ref(), None, |_| Control::Continue)
+        }
+    }
+    .map_err(in_file(mpath))?;
+    let seconds = t.elapsed().as_secs_f64();
+    // The true residual, recomputed from the returned x.
+    let ax = apply(&op, report.x.as_ref());
+    let bnorm = b.norm_l2();
+    let relative_residual = if bnorm > 0.0 {
+        (&b - &ax).norm_l2() / bnorm
+    } else {
+        ax.norm_l2()
+    };
+    if let Some(p) = &args.x_out {
+        write_npy_col(p, report.x.as_ref(), NpyDtype::F64).map_err(in_file(p))?;
+    }
+    if args.json {
+        print_json(&json!({
+            "method": args.method.name(),
+            "matrix": args.matrix.display().to_string(),
+            "n": n,
+            "nnz": nnz,
+            "iterations": report.iterations,
+            "converged": report.converged,
+            "termination": report.termination.as_str(),
+            "relative_residual": relative_residual,
+            "seconds": seconds,
+            "setup_seconds": setup_seconds,
+            "residual_history": report.history.iter().map(|r| r.relative_residual).collect::<Vec<_>>(),
+        }));
+    } else {
+        println!(
+            "matrix            {} (n = {n}, nnz = {nnz})",
+            args.matrix.display()
+        );
+        println!("method            {}", args.method.name());
+        println!("iterations        {}", report.iterations);
+        println!("termination       {}", report.termination);
+        println!("‖b − Ax‖/‖b‖      {relative_residual:.3e}");
+        println!(
+            "solve time        {:.3} ms (setup {:.3} ms)",
+            seconds * 1e3,
+            setup_seconds * 1e3
+        );
+        if let Some(p) = &args.x_out {
+            println!("x written to      {}", p.display());
+        }
+    }
+    if !report.converged {
+        return Err(Failure::Solver(format!(
+            "{}: {} did not converge in {} iterations (relative residual {relative_residual:.3e})",
+            args.matrix.display(),
+            args.method.name(),
+            report.iterations
+        )));
+    }
+    Ok(())
+}
+
+fn diagonal(op: &SparseOp) -> Vec<f64> {
+    let a = op.as_sparse().as_ref();
+    (0..a.nrows())
+        .map(|i| {
+            a.col_idx_of_row_raw(i)
+                .iter()
+                .zip(a.val_of_row(i))
+                .filter(|(j, _)| **j == i)
+                .map(|(_, v)| *v)
+                .sum()
+        })
+        .collect()
+}

@@ -1,0 +1,104 @@
+//! The `optlab` command-line tool.
+//!
+//! Conventions (design guide §4): a human summary by default, one JSON object
+//! with `--json`; exit code 0 on success, 2 on bad input (one line naming the
+//! file and the problem), 1 on a solver failure (the report is still printed).
+
+mod info;
+mod linsolve;
+mod tour;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Optimisation research, made dependable: solvers from recent papers,
+/// checked against independent references.
+#[derive(Debug, Parser)]
+#[command(name = "optlab", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the crates, features and compute backends compiled into this binary.
+    Info(info::Args),
+    /// Solve a sparse SPD system A x = b from a Matrix Market file.
+    Linsolve(linsolve::Args),
+    /// Run every algorithm on its embedded default problem and print one table.
+    Tour(tour::Args),
+    /// Poisson systems from fluid scenes and DCDM (deep-cg) [not yet available].
+    Poisson(Pending),
+    /// Entropic optimal transport (sinkhorn-newton) [not yet available].
+    Ot(Pending),
+    /// Unconstrained optimisation: diffGrad, gradient-regularised Newton (optimizers) [not yet available].
+    Optimize(Pending),
+    /// Bilevel optimisation by penalty methods (bilevel-penalty) [not yet available].
+    Bilevel(Pending),
+    /// Convex training of two-layer ReLU networks (relu-convex-admm) [not yet available].
+    Relu(Pending),
+    /// Hessian spectra, trace and outliers (hessian-tools) [not yet available].
+    Spectrum(Pending),
+}
+
+/// Arguments of a subcommand whose crate is still a scaffold.
+#[derive(Debug, clap::Args)]
+struct Pending {
+    /// Arguments for the future subcommand (ignored for now).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<String>,
+}
+
+/// How a subcommand failed, and so the exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input (exit code 2): one line naming the file and the problem.
+    BadInput(String),
+    /// The solver ran but failed (exit code 1); the report was already printed.
+    Solver(String),
+}
+
+impl From<linalg_core::Error> for Failure {
+    fn from(e: linalg_core::Error) -> Self {
+        Failure::BadInput(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(a) => info::run(&a),
+        Command::Linsolve(a) => linsolve::run(&a),
+        Command::Tour(a) => tour::run(&a),
+        Command::Poisson(_) => pending("poisson", "deep-cg"),
+        Command::Ot(_) => pending("ot", "sinkhorn-newton"),
+        Command::Optimize(_) => pending("optimize", "optimizers"),
+        Command::Bilevel(_) => pending("bilevel", "bilevel-penalty"),
+        Command::Relu(_) => pending("relu", "relu-convex-admm"),
+        Command::Spectrum(_) => pending("spectrum", "hessian-tools"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::BadInput(msg)) => {
+            eprintln!("optlab: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Solver(msg)) => {
+            eprintln!("optlab: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn pending(cmd: &str, krate: &str) -> Result<(), Failure> {
+    Err(Failure::Solver(format!(
+        "`optlab {cmd}` is not available yet: the {krate} crate is still a scaffold"
+    )))
+}
+
+/// Prints a JSON value as one line on standard output.
+pub fn print_json(v: &serde_json::Value) {
+    println!("{v}");
+}

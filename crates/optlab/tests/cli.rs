@@ -1,0 +1,269 @@
+//! The `optlab` binary: exit codes, messages and JSON contracts.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use linalg_core::faer::prelude::Solve;
+use linalg_core::faer::sparse::{SparseRowMat, Triplet};
+use linalg_core::faer::{Col, Side};
+use linalg_core::io::{MtxSymmetry, NpyDtype, read_npy_col, write_matrix_market, write_npy_col};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+fn optlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_optlab"))
+        .args(args)
+        .output()
+        .expect("the optlab binary runs")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("optlab-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A random sparse SPD matrix: a random symmetric sparse pattern made
+/// diagonally dominant.
+fn random_sparse_spd(n: usize, seed: u64) -> SparseRowMat<usize, f64> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut t = Vec::new();
+    let mut diag = vec![0.0; n];
+    for i in 0..n {
+        for _ in 0..3 {
+            let j = rng.random_range(0..n);
+            if j != i {
+                let v: f64 = rng.random_range(-1.0..1.0);
+                t.push(Triplet::new(i, j, v));
+                t.push(Triplet::new(j, i, v));
+                diag[i] += v.abs();
+                diag[j] += v.abs();
+            }
+        }
+    }
+    for (i, d) in diag.iter().enumerate() {
+        t.push(Triplet::new(i, i, d + 0.5 + i as f64 / n as f64));
+    }
+    SparseRowMat::try_new_from_triplets(n, n, &t).unwrap()
+}
+
+#[test]
+fn version_help_and_info() {
+    let o = optlab(&["--version"]);
+    assert!(o.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        format!("optlab {}", env!("CARGO_PKG_VERSION"))
+    );
+    let o = optlab(&["--help"]);
+    assert!(o.status.success());
+    let help = String::from_utf8_lossy(&o.stdout);
+    for cmd in [
+        "info", "linsolve", "poisson", "ot", "optimize", "bilevel", "relu", "spectrum", "tour",
+    ] {
+        assert!(help.contains(cmd), "--help lists {cmd}");
+    }
+    let o = optlab(&["info", "--json"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let crates = v["crates"].as_array().unwrap();
+    assert_eq!(crates.len(), 8);
+    assert!(crates.iter().all(|c| c["enabled"] == true));
+    assert_eq!(v["datasets"].as_array().unwrap().len(), 4);
+    let o = optlab(&["info"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("sinkhorn-newton"));
+}
+
+#[test]
+fn linsolve_missing_file_exits_2_with_one_line() {
+    let o = optlab(&["linsolve", "--matrix", "missing.mtx"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("optlab: missing.mtx: "), "{err}");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn linsolve_solves_and_reports_json() {
+    let n = 300;
+    let a = random_sparse_spd(n, 5);
+    let p = tmp("spd.mtx");
+    write_matrix_market(&p, &a, MtxSymmetry::Symmetric).unwrap();
+    let mut rng = StdRng::seed_from_u64(6);
+    let b = Col::from_fn(n, |_| rng.random_range(-1.0..1.0));
+    let bp = tmp("b.npy");
+    write_npy_col(&bp, b.as_ref(), NpyDtype::F64).unwrap();
+    let xp = tmp("x.npy");
+    for method in ["cg", "jacobi-pcg"] {
+        let o = optlab(&[
+            "linsolve",
+            "--matrix",
+            p.to_str().unwrap(),
+            "--rhs",
+            bp.to_str().unwrap(),
+            "--method",
+            method,
+            "--rtol",
+            "1e-10",
+            "--x-out",
+            xp.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        for key in [
+            "method",
+            "n",
+            "nnz",
+            "iterations",
+            "converged",
+            "relative_residual",
+            "seconds",
+            "setup_seconds",
+            "residual_history",
+        ] {
+            assert!(v.get(key).is_some(), "JSON key {key}");
+        }
+        assert_eq!(v["method"], method);
+        assert_eq!(v["n"], n);
+        assert_eq!(v["nnz"].as_u64().unwrap() as usize, a.val().len());
+        assert_eq!(v["converged"], true);
+        assert!(v["relative_residual"].as_f64().unwrap() < 1e-9);
+        let hist = v["residual_history"].as_array().unwrap();
+        assert_eq!(hist.len(), v["iterations"].as_u64().unwrap() as usize + 1);
+        // Against a dense Cholesky solve of the same system.
+        let x = read_npy_col(&xp).unwrap();
+        let reference = a.to_dense().llt(Side::Lower).unwrap().solve(&b);
+        assert!((&x - &reference).norm_l2() / reference.norm_l2() < 1e-8);
+    }
+}
+
+#[test]
+fn linsolve_rejects_bad_matrices_and_rhs() {
+    // Non-symmetric.
+    let t = [
+        Triplet::new(0usize, 0usize, 2.0),
+        Triplet::new(0, 1, 1.0),
+        Triplet::new(1, 1, 2.0),
+    ];
+    let ns = tmp("nonsym.mtx");
+    write_matrix_market(
+        &ns,
+        &SparseRowMat::try_new_from_triplets(2, 2, &t).unwrap(),
+        MtxSymmetry::General,
+    )
+    .unwrap();
+    let o = optlab(&["linsolve", "--matrix", ns.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not symmetric"), "{}", stderr(&o));
+    // Symmetric indefinite: error, not NaN.
+    let t = [
+        Triplet::new(0usize, 0usize, 1.0),
+        Triplet::new(1, 1, -1.0),
+        Triplet::new(2, 2, 3.0),
+    ];
+    let ind = tmp("indef.mtx");
+    write_matrix_market(
+        &ind,
+        &SparseRowMat::try_new_from_triplets(3, 3, &t).unwrap(),
+        MtxSymmetry::General,
+    )
+    .unwrap();
+    let o = optlab(&["linsolve", "--matrix", ind.to_str().unwrap(), "--json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not positive definite"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+    // Right-hand side of the wrong length.
+    let bp = tmp("short.npy");
+    write_npy_col(&bp, Col::<f64>::ones(2).as_ref(), NpyDtype::F64).unwrap();
+    let o = optlab(&[
+        "linsolve",
+        "--matrix",
+        ns.to_str().unwrap(),
+        "--rhs",
+        bp.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    // (the matrix is checked first; use a valid one)
+    let spd = tmp("spd2.mtx");
+    write_matrix_market(&spd, &random_sparse_spd(5, 1), MtxSymmetry::General).unwrap();
+    let o = optlab(&[
+        "linsolve",
+        "--matrix",
+        spd.to_str().unwrap(),
+        "--rhs",
+        bp.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("length 2"), "{}", stderr(&o));
+    // A malformed file: the message names the file and the line.
+    let bad = tmp("bad.mtx");
+    std::fs::write(
+        &bad,
+        "%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1 oops\n",
+    )
+    .unwrap();
+    let o = optlab(&["linsolve", "--matrix", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("bad.mtx") && e.contains("line 3") && e.contains("oops"),
+        "{e}"
+    );
+    // An invalid tolerance.
+    let o = optlab(&[
+        "linsolve",
+        "--matrix",
+        spd.to_str().unwrap(),
+        "--rtol",
+        "-1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn linsolve_no_convergence_exits_1_with_report() {
+    let spd = tmp("spd3.mtx");
+    write_matrix_market(&spd, &random_sparse_spd(200, 3), MtxSymmetry::General).unwrap();
+    let o = optlab(&[
+        "linsolve",
+        "--matrix",
+        spd.to_str().unwrap(),
+        "--max-iters",
+        "2",
+        "--rtol",
+        "1e-14",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["converged"], false);
+    assert_eq!(v["iterations"], 2);
+    assert!(stderr(&o).contains("did not converge"));
+}
+
+#[test]
+fn tour_runs_and_every_check_holds() {
+    let o = optlab(&["tour", "--json", "--grid", "16"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert!(v["rows"].as_array().unwrap().len() >= 4);
+}
+
+#[test]
+fn scaffold_subcommands_say_so() {
+    let o = optlab(&["ot", "--cost", "C.npy"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not available yet"));
+}
