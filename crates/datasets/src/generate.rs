@@ -1,6 +1,7 @@
 //! Seeded generators: Gaussian mixtures, SPD matrices with a chosen spectrum,
 //! point clouds. Every function takes a `seed` and is reproducible.
 
+use linalg_core::faer::sparse::{SparseRowMat, Triplet};
 use linalg_core::faer::{Col, Mat};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -155,4 +156,48 @@ pub fn gaussian_cloud(n: usize, dim: usize, mean: f64, std: f64, seed: u64) -> R
     }
     let mut rng = StdRng::seed_from_u64(seed);
     Ok(Mat::from_fn(n, dim, |_, _| mean + std * normal(&mut rng)))
+}
+
+/// The 5-point Laplacian on a `g × g` grid with homogeneous Dirichlet
+/// boundary (grid spacing 1): `4` on the diagonal, `−1` for each of the four
+/// neighbours, `n = g²` unknowns in row-major order. SPD, with the closed-form
+/// spectrum of [`laplacian_2d_eigenvalues`].
+pub fn laplacian_2d(g: usize) -> Result<SparseRowMat<usize, f64>> {
+    positive("g", g)?;
+    let id = |i: usize, j: usize| i * g + j;
+    let mut t = Vec::with_capacity(5 * g * g);
+    for i in 0..g {
+        for j in 0..g {
+            t.push(Triplet::new(id(i, j), id(i, j), 4.0));
+            if i > 0 {
+                t.push(Triplet::new(id(i, j), id(i - 1, j), -1.0));
+            }
+            if i + 1 < g {
+                t.push(Triplet::new(id(i, j), id(i + 1, j), -1.0));
+            }
+            if j > 0 {
+                t.push(Triplet::new(id(i, j), id(i, j - 1), -1.0));
+            }
+            if j + 1 < g {
+                t.push(Triplet::new(id(i, j), id(i, j + 1), -1.0));
+            }
+        }
+    }
+    SparseRowMat::try_new_from_triplets(g * g, g * g, &t).map_err(|e| Error::InvalidParameter {
+        name: "g",
+        reason: format!("grid too large to index: {e:?}"),
+    })
+}
+
+/// The eigenvalues of [`laplacian_2d`], ascending:
+/// `λ_{jk} = 4 − 2cos(jπ/(g+1)) − 2cos(kπ/(g+1))`, `j, k = 1..=g`.
+pub fn laplacian_2d_eigenvalues(g: usize) -> Vec<f64> {
+    let h = std::f64::consts::PI / (g + 1) as f64;
+    let mut ev: Vec<f64> = (1..=g)
+        .flat_map(|j| {
+            (1..=g).map(move |k| 4.0 - 2.0 * (j as f64 * h).cos() - 2.0 * (k as f64 * h).cos())
+        })
+        .collect();
+    ev.sort_by(f64::total_cmp);
+    ev
 }

@@ -231,3 +231,26 @@ fn generators_are_seeded_and_shaped() {
         Err(Error::InvalidParameter { .. })
     ));
 }
+
+#[test]
+fn laplacian_matches_its_closed_form_spectrum() {
+    let g = 7;
+    let a = laplacian_2d(g).unwrap().to_dense();
+    assert_eq!((&a - a.transpose()).norm_max(), 0.0);
+    let mut ev: Vec<f64> = a
+        .self_adjoint_eigen(Side::Lower)
+        .unwrap()
+        .S()
+        .column_vector()
+        .iter()
+        .copied()
+        .collect();
+    ev.sort_by(f64::total_cmp);
+    for (x, y) in ev.iter().zip(laplacian_2d_eigenvalues(g)) {
+        assert!((x - y).abs() < 1e-12, "{x} vs {y}");
+    }
+    assert!(matches!(
+        laplacian_2d(0),
+        Err(Error::InvalidParameter { .. })
+    ));
+}

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use linalg_core::cg::cg;
 use linalg_core::faer::prelude::Solve;
-use linalg_core::faer::sparse::{SparseRowMat, Triplet};
 use linalg_core::faer::{Col, Side};
 use linalg_core::lanczos::{Reorthogonalization, lanczos, ritz_pairs};
 use linalg_core::op::{DenseOp, SparseOp};
@@ -36,31 +35,6 @@ struct Row {
     seconds: f64,
 }
 
-/// The 5-point Laplacian on a `g × g` grid with Dirichlet boundary (h = 1).
-fn laplacian_2d(g: usize) -> Result<SparseRowMat<usize, f64>, Failure> {
-    let mut t = Vec::with_capacity(5 * g * g);
-    let id = |i: usize, j: usize| i * g + j;
-    for i in 0..g {
-        for j in 0..g {
-            t.push(Triplet::new(id(i, j), id(i, j), 4.0));
-            if i > 0 {
-                t.push(Triplet::new(id(i, j), id(i - 1, j), -1.0));
-            }
-            if i + 1 < g {
-                t.push(Triplet::new(id(i, j), id(i + 1, j), -1.0));
-            }
-            if j > 0 {
-                t.push(Triplet::new(id(i, j), id(i, j - 1), -1.0));
-            }
-            if j + 1 < g {
-                t.push(Triplet::new(id(i, j), id(i, j + 1), -1.0));
-            }
-        }
-    }
-    SparseRowMat::try_new_from_triplets(g * g, g * g, &t)
-        .map_err(|e| Failure::Solver(format!("building the Laplacian: {e:?}")))
-}
-
 pub fn run(args: &Args) -> Result<(), Failure> {
     if args.grid < 4 {
         return Err(Failure::BadInput(format!(
@@ -71,7 +45,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let mut rows = Vec::new();
     let g = args.grid;
     let n = g * g;
-    let lap = SparseOp::new(laplacian_2d(g)?)?;
+    let lap = SparseOp::new(
+        datasets::generate::laplacian_2d(g).map_err(|e| Failure::BadInput(e.to_string()))?,
+    )?;
 
     // 1. CG on the 2-D Poisson problem with b = A·1: the exact solution is 1.
     let ones = Col::<f64>::ones(n);
@@ -104,8 +80,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let lz = lanczos(&lap, start.as_ref(), 300.min(n), Reorthogonalization::Full)?;
     let ritz = ritz_pairs(&lz)?;
     let secs = t.elapsed().as_secs_f64();
-    let c = (std::f64::consts::PI / (g + 1) as f64).cos();
-    let (lmin, lmax) = (4.0 - 4.0 * c, 4.0 + 4.0 * c);
+    let exact = datasets::generate::laplacian_2d_eigenvalues(g);
+    let (lmin, lmax) = (exact[0], exact[exact.len() - 1]);
     let (rmin, rmax) = (ritz.values[0], ritz.values[ritz.values.len() - 1]);
     let err_max = (rmax - lmax).abs() / lmax;
     let err_min = (rmin - lmin).abs() / lmin;

@@ -1,0 +1,10 @@
+//! Runnable examples of the optlab workspace (this library is empty; the
+//! examples are the content):
+//!
+//! - `cg_poisson`: CG with an observer and residual history on a 2-D Poisson
+//!   problem, checked against the exact solution.
+//! - `lanczos_spectrum`: Ritz values of a random SPD matrix with a chosen
+//!   spectrum, against that spectrum.
+//! - `datasets_tour`: the embedded datasets, standardised and split.
+//!
+//! Run one with `cargo run --release --example NAME`.
