@@ -29,10 +29,12 @@ fn cg_driver_vs_faer(c: &mut Criterion) {
             &g,
             |bench, _| {
                 let id = IdentityPrecond { dim: n };
-                let mut params = FaerParams::<f64>::default();
-                params.rel_tolerance = 1e-8;
-                params.max_iters = 10 * n;
-                params.initial_guess = InitialGuessStatus::MaybeNonZero;
+                let params = FaerParams::<f64> {
+                    rel_tolerance: 1e-8,
+                    max_iters: 10 * n,
+                    initial_guess: InitialGuessStatus::MaybeNonZero,
+                    ..Default::default()
+                };
                 let mut buf = MemBuffer::new(conjugate_gradient_scratch(&id, &a, 1, Par::Seq));
                 bench.iter(|| {
                     let mut x = Col::<f64>::zeros(n);

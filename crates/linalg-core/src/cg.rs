@@ -214,16 +214,15 @@ impl Cg {
             role: Role::Preconditioner,
             state: &state,
         };
-        let faer_params = {
-            let mut p = FaerCgParams::<f64>::default();
-            // Always `MaybeNonZero`, even for x0 = 0: in faer 0.24.4 the `Zero` path
-            // never copies `b` into the residual, so CG would start from
-            // uninitialised scratch memory. The price is one product `A·0`.
-            p.initial_guess = InitialGuessStatus::MaybeNonZero;
-            p.rel_tolerance = self.params.rtol;
-            p.abs_tolerance = self.params.atol;
-            p.max_iters = self.params.max_iters.unwrap_or(10 * n.max(1));
-            p
+        // Always `MaybeNonZero`, even for x0 = 0: in faer 0.24.4 the `Zero` path
+        // never copies `b` into the residual, so CG would start from
+        // uninitialised scratch memory. The price is one product `A·0`.
+        let faer_params = FaerCgParams::<f64> {
+            initial_guess: InitialGuessStatus::MaybeNonZero,
+            rel_tolerance: self.params.rtol,
+            abs_tolerance: self.params.atol,
+            max_iters: self.params.max_iters.unwrap_or(10 * n.max(1)),
+            ..Default::default()
         };
         let mut buf = MemBuffer::new(conjugate_gradient_scratch(&m, &a, 1, par));
         let out = conjugate_gradient(
@@ -342,6 +341,11 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Watched<'_, '_, T> {
     }
 }
 
+/// `x ≤ 0` or NaN: a failed definiteness test.
+fn not_positive(x: f64) -> bool {
+    x.is_nan() || x <= 0.0
+}
+
 fn dot(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
     (0..a.ncols())
         .map(|j| a.col(j).transpose() * b.col(j))
@@ -376,7 +380,7 @@ impl<T: LinOp<f64>> Watched<'_, '_, T> {
                 let mut st = self.lock();
                 if st.precond_calls > 0 && st.op_fail.is_none() {
                     let curvature = dot(rhs, out.rb());
-                    if !(curvature > 0.0) {
+                    if not_positive(curvature) {
                         st.op_fail = Some((st.precond_calls - 1, curvature));
                     }
                 }
@@ -389,7 +393,7 @@ impl<T: LinOp<f64>> Watched<'_, '_, T> {
                 let mut st = self.lock();
                 let k = st.precond_calls;
                 st.precond_calls += 1;
-                if !(curvature > 0.0) && rnorm > 0.0 && st.precond_fail.is_none() {
+                if not_positive(curvature) && rnorm > 0.0 && st.precond_fail.is_none() {
                     st.precond_fail = Some((k, curvature));
                 }
                 let record = CgRecord {

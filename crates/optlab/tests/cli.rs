@@ -183,6 +183,41 @@ fn linsolve_rejects_bad_matrices_and_rhs() {
         stderr(&o)
     );
     assert!(o.stdout.is_empty());
+    // Positive diagonal but indefinite ([[1, 2], [2, 1]] has eigenvalues 3, −1):
+    // caught by CG's curvature check, exit 2, no NaN.
+    let t = [
+        Triplet::new(0usize, 0usize, 1.0),
+        Triplet::new(0, 1, 2.0),
+        Triplet::new(1, 0, 2.0),
+        Triplet::new(1, 1, 1.0),
+    ];
+    let ind2 = tmp("indef2.mtx");
+    write_matrix_market(
+        &ind2,
+        &SparseRowMat::try_new_from_triplets(2, 2, &t).unwrap(),
+        MtxSymmetry::Symmetric,
+    )
+    .unwrap();
+    let e1 = tmp("e1.npy");
+    write_npy_col(
+        &e1,
+        Col::from_fn(2, |i| if i == 0 { 1.0 } else { 0.0 }).as_ref(),
+        NpyDtype::F64,
+    )
+    .unwrap();
+    let o = optlab(&[
+        "linsolve",
+        "--matrix",
+        ind2.to_str().unwrap(),
+        "--rhs",
+        e1.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("operator is not positive definite") && e.contains("indef2.mtx"),
+        "{e}"
+    );
     // Right-hand side of the wrong length.
     let bp = tmp("short.npy");
     write_npy_col(&bp, Col::<f64>::ones(2).as_ref(), NpyDtype::F64).unwrap();

@@ -94,14 +94,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         None => apply(&op, Col::<f64>::ones(n).as_ref()),
     };
     let diag = diagonal(op.inner());
-    if args.method == Method::JacobiPcg {
-        if let Some(i) = diag.iter().position(|d| !(*d > 0.0)) {
-            return Err(Failure::BadInput(format!(
-                "{}: not positive definite: diagonal entry a[{i},{i}] = {} (Jacobi needs a positive diagonal)",
-                mpath.display(),
-                diag[i]
-            )));
-        }
+    // A non-positive diagonal entry proves A is not positive definite
+    // (eᵢᵀAeᵢ = aᵢᵢ); say so before iterating.
+    if let Some(i) = diag.iter().position(|d| d.is_nan() || *d <= 0.0) {
+        return Err(Failure::BadInput(format!(
+            "{}: not positive definite: diagonal entry a[{i},{i}] = {}",
+            mpath.display(),
+            diag[i]
+        )));
     }
     let setup_seconds = setup.elapsed().as_secs_f64();
     let t = Instant::now();
