@@ -474,3 +474,8 @@ pub fn by_name(name: &str) -> Option<Dataset> {
 
 /// Names accepted by [`by_name`].
 pub const NAMES: [&str; 4] = ["breast_cancer", "digits", "iris", "wine"];
+
+/// The README example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -49,3 +49,8 @@ pub use lanczos::{
 };
 pub use objective::{Objective, check_gradient, check_hessian_vec};
 pub use solver::{Control, Termination};
+
+/// The README example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -114,3 +114,8 @@ pub fn backends() -> Vec<&'static str> {
     // default, wgpu/cuda opt-in).
     vec!["faer (CPU, rayon)"]
 }
+
+/// The README example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
