@@ -388,7 +388,8 @@ impl<T: LinOp<f64>> Watched<'_, '_, T> {
             // As the preconditioner: `rhs` is the residual `r_k`, `k` = calls so far.
             Role::Preconditioner => {
                 self.inner.apply(out.rb_mut(), rhs, par, stack);
-                let rnorm = rhs.norm_l2();
+                // Squared norm: one SIMD pass, cheaper than faer's overflow-safe norm_l2.
+                let rnorm = rhs.squared_norm_l2().sqrt();
                 let curvature = dot(rhs, out.rb());
                 let mut st = self.lock();
                 let k = st.precond_calls;
