@@ -179,24 +179,6 @@ impl DenseOp {
     }
 }
 
-impl LinOp<f64> for DenseOp {
-    fn apply_scratch(&self, rhs_ncols: usize, par: Par) -> StackReq {
-        self.mat.as_ref().apply_scratch(rhs_ncols, par)
-    }
-    fn nrows(&self) -> usize {
-        self.mat.nrows()
-    }
-    fn ncols(&self) -> usize {
-        self.mat.ncols()
-    }
-    fn apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, s: &mut MemStack) {
-        self.mat.as_ref().apply(out, rhs, par, s)
-    }
-    fn conj_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, s: &mut MemStack) {
-        self.mat.as_ref().apply(out, rhs, par, s)
-    }
-}
-
 /// A CSR sparse matrix as an operator, validated (finite values) at construction.
 #[derive(Debug, Clone)]
 pub struct SparseOp {
@@ -260,24 +242,6 @@ impl SparseOp {
     }
 }
 
-impl LinOp<f64> for SparseOp {
-    fn apply_scratch(&self, rhs_ncols: usize, par: Par) -> StackReq {
-        self.mat.as_ref().apply_scratch(rhs_ncols, par)
-    }
-    fn nrows(&self) -> usize {
-        self.mat.nrows()
-    }
-    fn ncols(&self) -> usize {
-        self.mat.ncols()
-    }
-    fn apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, s: &mut MemStack) {
-        self.mat.as_ref().apply(out, rhs, par, s)
-    }
-    fn conj_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, s: &mut MemStack) {
-        self.mat.as_ref().apply(out, rhs, par, s)
-    }
-}
-
 /// `α·A + σ·I` applied without forming the matrix (Hessian shifts, spectral
 /// transformations, damped systems).
 #[derive(Debug, Clone)]
@@ -332,6 +296,39 @@ impl<A: LinOp<f64>> LinOp<f64> for ShiftedOp<A> {
     }
 }
 
+/// Implements `LinOp<f64>` for a wrapper by forwarding to the operator that
+/// `$get` returns (a real operator: `conj_apply` is `apply`).
+macro_rules! forward_linop {
+    ([$($gen:tt)*] $ty:ty, |$s:ident| $get:expr) => {
+        impl<$($gen)*> LinOp<f64> for $ty {
+            fn apply_scratch(&self, rhs_ncols: usize, par: Par) -> StackReq {
+                let $s = self;
+                $get.apply_scratch(rhs_ncols, par)
+            }
+            fn nrows(&self) -> usize {
+                let $s = self;
+                $get.nrows()
+            }
+            fn ncols(&self) -> usize {
+                let $s = self;
+                $get.ncols()
+            }
+            fn apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, st: &mut MemStack) {
+                let $s = self;
+                $get.apply(out, rhs, par, st)
+            }
+            fn conj_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, st: &mut MemStack) {
+                let $s = self;
+                $get.apply(out, rhs, par, st)
+            }
+        }
+    };
+}
+
+forward_linop!([] DenseOp, |s| s.mat.as_ref());
+forward_linop!([] SparseOp, |s| s.mat.as_ref());
+forward_linop!([A: LinOp<f64>] Symmetric<A>, |s| s.0);
+
 // Any of these operators can serve as a preconditioner (an approximation of
 // A⁻¹ given as an operator): faer's default in-place application suffices.
 impl<F> Precond<f64> for FnOp<F> where F: Fn(ColMut<'_, f64>, ColRef<'_, f64>) + Sync {}
@@ -362,24 +359,6 @@ impl<A: LinOp<f64>> Symmetric<A> {
     /// Unwraps the operator.
     pub fn into_inner(self) -> A {
         self.0
-    }
-}
-
-impl<A: LinOp<f64>> LinOp<f64> for Symmetric<A> {
-    fn apply_scratch(&self, rhs_ncols: usize, par: Par) -> StackReq {
-        self.0.apply_scratch(rhs_ncols, par)
-    }
-    fn nrows(&self) -> usize {
-        self.0.nrows()
-    }
-    fn ncols(&self) -> usize {
-        self.0.ncols()
-    }
-    fn apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, s: &mut MemStack) {
-        self.0.apply(out, rhs, par, s)
-    }
-    fn conj_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, s: &mut MemStack) {
-        self.0.conj_apply(out, rhs, par, s)
     }
 }
 
