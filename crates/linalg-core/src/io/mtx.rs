@@ -5,7 +5,7 @@
 //! expanded). Duplicate entries are summed, as in SciPy's `mmread`. Written by
 //! hand: faer has no Matrix Market support, and errors here name the line.
 
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
 use faer::sparse::{SparseRowMat, Triplet};
@@ -111,37 +111,37 @@ fn parse_usize(tok: &str, line: usize) -> Result<usize> {
 }
 
 /// Reads a Matrix Market coordinate matrix from any reader.
-pub fn read_matrix_market_from(reader: impl Read) -> Result<(SparseRowMat<usize, f64>, MtxHeader)> {
-    let mut lines = BufReader::new(reader).lines();
-    let mut lineno = 0usize;
-    let mut next_line = |lines: &mut std::io::Lines<_>| -> Result<Option<String>> {
-        lineno += 1;
-        Ok(lines.next().transpose()?)
+pub fn read_matrix_market_from(
+    mut reader: impl Read,
+) -> Result<(SparseRowMat<usize, f64>, MtxHeader)> {
+    // One buffer, no allocation per line: the entry loop dominates for large files.
+    let mut text = String::new();
+    reader.read_to_string(&mut text)?;
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
+    let Some((_, first)) = lines.next() else {
+        return Err(err(1, MtxProblem::BadHeader("empty file".into())));
     };
-    let first =
-        next_line(&mut lines)?.ok_or_else(|| err(1, MtxProblem::BadHeader("empty file".into())))?;
-    let (field, symmetry) = parse_header(&first)?;
+    let (field, symmetry) = parse_header(first)?;
     let mut cur = 1usize;
+    let mut content = lines.filter(|(_, l)| {
+        let t = l.trim_start();
+        !(t.is_empty() || t.starts_with('%'))
+    });
     // Size line: first non-comment, non-blank line.
-    let (nrows, ncols, nnz) = loop {
-        let Some(l) = next_line(&mut lines)? else {
-            return Err(err(cur + 1, MtxProblem::BadSizeLine("missing".into())));
-        };
-        cur += 1;
-        let t = l.trim();
-        if t.is_empty() || t.starts_with('%') {
-            continue;
-        }
-        let toks: Vec<&str> = t.split_whitespace().collect();
-        if toks.len() != 3 {
-            return Err(err(cur, MtxProblem::BadSizeLine(t.to_string())));
-        }
-        break (
-            parse_usize(toks[0], cur)?,
-            parse_usize(toks[1], cur)?,
-            parse_usize(toks[2], cur)?,
-        );
+    let Some((size_line, l)) = content.next() else {
+        return Err(err(cur + 1, MtxProblem::BadSizeLine("missing".into())));
     };
+    cur = size_line;
+    let mut toks = l.split_ascii_whitespace();
+    let (Some(a), Some(b), Some(c), None) = (toks.next(), toks.next(), toks.next(), toks.next())
+    else {
+        return Err(err(cur, MtxProblem::BadSizeLine(l.trim().to_string())));
+    };
+    let (nrows, ncols, nnz) = (
+        parse_usize(a, cur)?,
+        parse_usize(b, cur)?,
+        parse_usize(c, cur)?,
+    );
     if symmetry == MtxSymmetry::Symmetric && nrows != ncols {
         return Err(err(
             cur,
@@ -151,35 +151,41 @@ pub fn read_matrix_market_from(reader: impl Read) -> Result<(SparseRowMat<usize,
         ));
     }
     let want = if field == MtxField::Pattern { 2 } else { 3 };
-    let mut trips: Vec<Triplet<usize, usize, f64>> = Vec::with_capacity(
-        if symmetry == MtxSymmetry::Symmetric {
-            2 * nnz
-        } else {
-            nnz
-        }
-        .min(1 << 26),
-    );
+    let cap = if symmetry == MtxSymmetry::Symmetric {
+        2 * nnz
+    } else {
+        nnz
+    };
+    let mut trips: Vec<Triplet<usize, usize, f64>> = Vec::with_capacity(cap.min(1 << 26));
     let mut count = 0usize;
-    while let Some(l) = next_line(&mut lines)? {
-        cur += 1;
-        let t = l.trim();
-        if t.is_empty() || t.starts_with('%') {
-            continue;
-        }
+    let total_lines = text.lines().count();
+    for (lineno, l) in content {
+        cur = lineno;
         if count == nnz {
             return Err(err(cur, MtxProblem::TooManyEntries { expected: nnz }));
         }
-        let toks: Vec<&str> = t.split_whitespace().collect();
-        if toks.len() != want {
+        let mut toks = l.split_ascii_whitespace();
+        let (ti, tj, tv) = (toks.next(), toks.next(), toks.next());
+        let found = [ti, tj, tv].iter().flatten().count() + toks.count();
+        let (Some(ti), Some(tj)) = (ti, tj) else {
             return Err(err(
                 cur,
                 MtxProblem::BadEntry(format!(
-                    "expected {want} fields, found {}: `{t}`",
-                    toks.len()
+                    "expected {want} fields, found {found}: `{}`",
+                    l.trim()
+                )),
+            ));
+        };
+        if found != want {
+            return Err(err(
+                cur,
+                MtxProblem::BadEntry(format!(
+                    "expected {want} fields, found {found}: `{}`",
+                    l.trim()
                 )),
             ));
         }
-        let (i, j) = (parse_usize(toks[0], cur)?, parse_usize(toks[1], cur)?);
+        let (i, j) = (parse_usize(ti, cur)?, parse_usize(tj, cur)?);
         if i == 0 || j == 0 || i > nrows || j > ncols {
             return Err(err(
                 cur,
@@ -191,18 +197,18 @@ pub fn read_matrix_market_from(reader: impl Read) -> Result<(SparseRowMat<usize,
                 },
             ));
         }
-        let v = match field {
-            MtxField::Pattern => 1.0,
-            MtxField::Integer => toks[2]
+        let v = match (field, tv) {
+            (MtxField::Pattern, _) | (_, None) => 1.0,
+            (MtxField::Integer, Some(t)) => t
                 .parse::<i64>()
-                .map_err(|_| err(cur, MtxProblem::NotANumber(toks[2].to_string())))?
+                .map_err(|_| err(cur, MtxProblem::NotANumber(t.to_string())))?
                 as f64,
-            MtxField::Real => {
-                let v = toks[2]
+            (MtxField::Real, Some(t)) => {
+                let v = t
                     .parse::<f64>()
-                    .map_err(|_| err(cur, MtxProblem::NotANumber(toks[2].to_string())))?;
+                    .map_err(|_| err(cur, MtxProblem::NotANumber(t.to_string())))?;
                 if !v.is_finite() {
-                    return Err(err(cur, MtxProblem::NonFinite(toks[2].to_string())));
+                    return Err(err(cur, MtxProblem::NonFinite(t.to_string())));
                 }
                 v
             }
@@ -215,7 +221,7 @@ pub fn read_matrix_market_from(reader: impl Read) -> Result<(SparseRowMat<usize,
     }
     if count < nnz {
         return Err(err(
-            cur + 1,
+            total_lines + 1,
             MtxProblem::Truncated {
                 expected: nnz,
                 found: count,
