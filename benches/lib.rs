@@ -5,3 +5,5 @@
 //!   Lanczos with full against no reorthogonalisation.
 //!
 //! Comparisons with the algorithm crates join as those crates land.
+
+#![warn(missing_docs)]

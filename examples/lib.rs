@@ -8,3 +8,5 @@
 //! - `datasets_tour`: the embedded datasets, standardised and split.
 //!
 //! Run one with `cargo run --release --example NAME`.
+
+#![warn(missing_docs)]

@@ -23,6 +23,8 @@
 //! assert_eq!((train.n_samples(), test.n_samples()), (120, 30));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod generate;
 
 use std::io::Read;

@@ -8,6 +8,8 @@
 //! shared solver vocabulary are in place so the umbrella crate and the
 //! command-line tool can already name it.
 
+#![warn(missing_docs)]
+
 pub use linalg_core::{Control, Termination};
 
 /// Errors of `deep-cg`.

@@ -32,6 +32,8 @@
 //! assert!((report.x[0] - 25.0).abs() < 1e-8);
 //! ```
 
+#![warn(missing_docs)]
+
 pub use faer;
 
 pub mod cg;

@@ -23,6 +23,8 @@
 //! assert!((report.x[0] - 1.0).abs() < 1e-12);
 //! ```
 
+#![warn(missing_docs)]
+
 pub use linalg_core;
 pub use linalg_core::faer;
 
