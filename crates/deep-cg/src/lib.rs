@@ -1,22 +1,51 @@
 //! # deep-cg
 //!
-//! Deep Conjugate Direction Method (DCDM): a CNN approximate inverse inside a conjugate-direction solver for Poisson systems, plus classic Krylov baselines.
+//! Pressure Poisson systems of fluid scenes, the classic Krylov solvers a
+//! fluid-simulation engineer would use on them, and (next) the Deep Conjugate
+//! Direction Method.
 //!
-//! Paper: Ayano Kaneda, Osman Akar, Jingyu Chen, Victoria Alicia Trevino Kala, David Hyde, Joseph Teran. A Deep Conjugate Direction Method for Iteratively Solving Linear Systems. ICML 2023. arXiv:2205.10763.
+//! Paper: Ayano Kaneda, Osman Akar, Jingyu Chen, Victoria Alicia Trevino Kala,
+//! David Hyde, Joseph Teran. A Deep Conjugate Direction Method for Iteratively
+//! Solving Linear Systems. ICML 2023. arXiv:2205.10763.
+//! Multigrid baseline: A. McAdams, E. Sifakis, J. Teran. A parallel multigrid
+//! Poisson solver for fluids simulation on large grids. SCA 2010.
 //!
-//! **Status:** scaffold. This crate will hold Poisson systems from fluid scenes, the classic solvers (CG, Jacobi-PCG, IC(0)-PCG, multigrid-PCG) and DCDM with a burn CNN. Its error type and the
-//! shared solver vocabulary are in place so the umbrella crate and the
-//! command-line tool can already name it.
+//! - [`grid`]: cell grids (FLUID/SOLID/AIR), the built-in seeded scenes, and
+//!   connected fluid regions with the zero-mean gauge on pure-Neumann regions;
+//! - [`poisson`]: the 7-point finite-volume matrix as a parallel matrix-free
+//!   stencil ([`PoissonSystem`] implements faer's `LinOp`) and as CSR, and
+//!   right-hand sides;
+//! - [`multigrid`]: the geometric multigrid V-cycle preconditioner (MGPCG);
+//! - [`solvers`]: CG, Jacobi-PCG, IC(0)-PCG and MG-PCG behind [`solve`] and one
+//!   [`SolveReport`].
+//!
+//! ```
+//! use deep_cg::{Scene, PoissonSystem, Method, SolveParams, solve};
+//! let system = PoissonSystem::new(Scene::SmokePlume.build(16, 0).unwrap());
+//! let b = system.divergence_rhs(1);
+//! let report = solve(&system, &b, &SolveParams::new(Method::MgPcg).rtol(1e-8)).unwrap();
+//! assert!(report.converged && report.relative_residual < 1e-8);
+//! ```
 
 #![warn(missing_docs)]
 
+pub mod grid;
+pub mod multigrid;
+pub mod poisson;
+pub mod solvers;
+
+pub use grid::{CellKind, Grid, Regions, Scene, check_grid_size};
 pub use linalg_core::{Control, Termination};
+pub use multigrid::{Multigrid, MultigridParams};
+pub use poisson::{PoissonSystem, Stencil};
+pub use solvers::{Method, SolveParams, SolveReport, solve};
 
 /// Errors of `deep-cg`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// An error from the numerical core (dimensions, non-finite values, I/O).
+    /// An error from the numerical core (dimensions, non-finite values,
+    /// definiteness, I/O).
     #[error(transparent)]
     Core(#[from] linalg_core::Error),
     /// A hyperparameter outside its valid range.
@@ -27,30 +56,27 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+    /// An unsupported grid size.
+    #[error("unsupported grid size {n}: {reason}")]
+    GridSize {
+        /// The size asked for.
+        n: usize,
+        /// Why it is not supported.
+        reason: String,
+    },
+    /// A factorisation or assembly failed.
+    #[error("{0}")]
+    Numerical(String),
 }
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The paper(s) this crate implements.
+/// The papers this crate implements.
 pub const PAPERS: &[&str] = &[
     "Ayano Kaneda, Osman Akar, Jingyu Chen, Victoria Alicia Trevino Kala, David Hyde, Joseph Teran. A Deep Conjugate Direction Method for Iteratively Solving Linear Systems. ICML 2023. arXiv:2205.10763.",
+    "A. McAdams, E. Sifakis, J. Teran. A parallel multigrid Poisson solver for fluids simulation on large grids. SCA 2010.",
 ];
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn core_errors_convert_and_keep_their_message() {
-        let core = linalg_core::Error::ZeroStartVector;
-        let msg = core.to_string();
-        let e: super::Error = core.into();
-        assert_eq!(e.to_string(), msg);
-        assert!(matches!(
-            e,
-            super::Error::Core(linalg_core::Error::ZeroStartVector)
-        ));
-    }
-}
 
 /// The README example, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]

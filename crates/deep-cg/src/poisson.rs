@@ -1,0 +1,361 @@
+//! The pressure Poisson matrix of a scene: a matrix-free 7-point stencil
+//! operator, its CSR assembly, and right-hand sides.
+
+use faer::dyn_stack::{MemStack, StackReq};
+use faer::matrix_free::LinOp;
+use faer::sparse::{SparseRowMat, Triplet};
+use faer::{MatMut, MatRef, Par};
+use linalg_core::faer;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
+
+use crate::grid::{CellKind, Grid, Regions};
+use crate::{Error, Result};
+
+/// The 7-point finite-volume stencil on one grid level, precomputed per cell.
+///
+/// For a FLUID cell, `diag` counts the FLUID or AIR neighbours and bit `d` of
+/// `mask` is set when neighbour `d` (−x, +x, −y, +y, −z, +z) is FLUID; both
+/// are zero for other cells, whose rows (and columns) of the matrix are zero.
+/// The operator is `scale · (diag·x_c − Σ_{fluid nb} x_nb)`.
+#[derive(Debug, Clone)]
+pub struct Stencil {
+    pub(crate) n: usize,
+    pub(crate) diag: Vec<u8>,
+    pub(crate) mask: Vec<u8>,
+    pub(crate) scale: f64,
+}
+
+impl Stencil {
+    /// Precomputes the stencil of `grid` with the given scale (`1/h²`).
+    pub fn new(grid: &Grid, scale: f64) -> Self {
+        let n = grid.n();
+        let mut diag = vec![0u8; grid.len()];
+        let mut mask = vec![0u8; grid.len()];
+        for k in 0..n {
+            for j in 0..n {
+                for i in 0..n {
+                    let c = grid.index(i, j, k);
+                    if grid.cells()[c] != CellKind::Fluid {
+                        continue;
+                    }
+                    for d in 0..6 {
+                        match grid.neighbour(i, j, k, d).0 {
+                            CellKind::Fluid => {
+                                diag[c] += 1;
+                                mask[c] |= 1 << d;
+                            }
+                            CellKind::Air => diag[c] += 1,
+                            CellKind::Solid => {}
+                        }
+                    }
+                }
+            }
+        }
+        Self {
+            n,
+            diag,
+            mask,
+            scale,
+        }
+    }
+
+    /// Cells per side.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// `out = A x` for one z-slab `k` (`out` holds the slab's `n²` values).
+    #[inline]
+    fn apply_slab(&self, k: usize, out: &mut [f64], x: &[f64]) {
+        let n = self.n;
+        let nn = n * n;
+        let base = k * nn;
+        for (local, o) in out.iter_mut().enumerate() {
+            let c = base + local;
+            let m = self.mask[c];
+            let mut v = self.diag[c] as f64 * x[c];
+            if m == 0b11_1111 {
+                // Interior fast path: all six neighbours are fluid.
+                v -= (x[c - 1] + x[c + 1]) + (x[c - n] + x[c + n]) + (x[c - nn] + x[c + nn]);
+            } else if m != 0 {
+                if m & 1 != 0 {
+                    v -= x[c - 1];
+                }
+                if m & 2 != 0 {
+                    v -= x[c + 1];
+                }
+                if m & 4 != 0 {
+                    v -= x[c - n];
+                }
+                if m & 8 != 0 {
+                    v -= x[c + n];
+                }
+                if m & 16 != 0 {
+                    v -= x[c - nn];
+                }
+                if m & 32 != 0 {
+                    v -= x[c + nn];
+                }
+            }
+            *o = self.scale * v;
+        }
+    }
+
+    /// `out = A x` on whole vectors of length `n³`, in parallel over z-slabs
+    /// when `par` allows. Allocates nothing.
+    pub fn apply_slices(&self, out: &mut [f64], x: &[f64], par: Par) {
+        let nn = self.n * self.n;
+        match par {
+            Par::Seq => out
+                .chunks_mut(nn)
+                .enumerate()
+                .for_each(|(k, slab)| self.apply_slab(k, slab, x)),
+            #[allow(unreachable_patterns)]
+            _ => out
+                .par_chunks_mut(nn)
+                .enumerate()
+                .for_each(|(k, slab)| self.apply_slab(k, slab, x)),
+        }
+    }
+
+    /// Assembles the same operator as a CSR matrix (zero rows for non-fluid
+    /// cells; entries in ascending column order).
+    pub fn to_csr(&self) -> Result<SparseRowMat<usize, f64>> {
+        let n = self.n;
+        let nn = n * n;
+        let len = nn * n;
+        let mut t = Vec::with_capacity(7 * len);
+        for c in 0..len {
+            let m = self.mask[c];
+            let d = self.diag[c];
+            if d == 0 && m == 0 {
+                continue;
+            }
+            // Ascending columns: −z, −y, −x, self, +x, +y, +z.
+            let offs: [(u8, isize); 6] = [
+                (16, -(nn as isize)),
+                (4, -(n as isize)),
+                (1, -1),
+                (2, 1),
+                (8, n as isize),
+                (32, nn as isize),
+            ];
+            for (bit, off) in &offs[..3] {
+                if m & bit != 0 {
+                    t.push(Triplet::new(c, (c as isize + off) as usize, -self.scale));
+                }
+            }
+            t.push(Triplet::new(c, c, self.scale * d as f64));
+            for (bit, off) in &offs[3..] {
+                if m & bit != 0 {
+                    t.push(Triplet::new(c, (c as isize + off) as usize, -self.scale));
+                }
+            }
+        }
+        SparseRowMat::try_new_from_triplets(len, len, &t)
+            .map_err(|e| Error::Numerical(format!("assembling the Poisson matrix: {e:?}")))
+    }
+}
+
+/// A column as a contiguous slice, if it is one.
+pub(crate) fn col_slice<'a>(m: &'a MatRef<'_, f64>, j: usize) -> Option<&'a [f64]> {
+    m.col(j).try_as_col_major().map(|c| c.as_slice())
+}
+
+/// Applies a slice kernel column by column, copying through a temporary only
+/// when faer hands us non-contiguous columns (it does not in CG).
+pub(crate) fn for_each_col(
+    mut out: MatMut<'_, f64>,
+    rhs: MatRef<'_, f64>,
+    mut f: impl FnMut(&mut [f64], &[f64]),
+) {
+    for j in 0..rhs.ncols() {
+        let x_owned;
+        let x = match col_slice(&rhs, j) {
+            Some(s) => s,
+            None => {
+                x_owned = rhs.col(j).iter().copied().collect::<Vec<f64>>();
+                &x_owned
+            }
+        };
+        let mut col = out.rb_mut().col_mut(j);
+        match col.rb_mut().try_as_col_major_mut() {
+            Some(o) => f(o.as_slice_mut(), x),
+            None => {
+                let mut tmp = vec![0.0; x.len()];
+                f(&mut tmp, x);
+                for (dst, v) in col.iter_mut().zip(tmp) {
+                    *dst = v;
+                }
+            }
+        }
+    }
+}
+
+use faer::reborrow::ReborrowMut;
+
+/// The pressure Poisson system of a scene: grid, stencil and fluid regions.
+///
+/// Implements [`LinOp`] as the matrix-free stencil (parallel over z-slabs,
+/// no allocation per call); [`PoissonSystem::to_csr`] assembles the same
+/// matrix, entry for entry.
+#[derive(Debug, Clone)]
+pub struct PoissonSystem {
+    grid: Grid,
+    stencil: Stencil,
+    regions: Regions,
+}
+
+impl PoissonSystem {
+    /// The system of `grid` (grid spacing 1).
+    pub fn new(grid: Grid) -> Self {
+        let stencil = Stencil::new(&grid, 1.0);
+        let regions = Regions::find(&grid);
+        Self {
+            grid,
+            stencil,
+            regions,
+        }
+    }
+
+    /// The grid.
+    pub fn grid(&self) -> &Grid {
+        &self.grid
+    }
+
+    /// The precomputed stencil.
+    pub fn stencil(&self) -> &Stencil {
+        &self.stencil
+    }
+
+    /// The connected fluid regions.
+    pub fn regions(&self) -> &Regions {
+        &self.regions
+    }
+
+    /// Vector length `n³`.
+    pub fn len(&self) -> usize {
+        self.grid.len()
+    }
+
+    /// Whether the system has no cells (never true).
+    pub fn is_empty(&self) -> bool {
+        self.grid.is_empty()
+    }
+
+    /// Stored entries of the assembled matrix.
+    pub fn nnz(&self) -> usize {
+        self.stencil
+            .diag
+            .iter()
+            .zip(&self.stencil.mask)
+            .map(|(d, m)| usize::from(*d != 0 || *m != 0) + m.count_ones() as usize)
+            .sum()
+    }
+
+    /// The diagonal of the matrix.
+    pub fn diagonal(&self) -> Vec<f64> {
+        self.stencil
+            .diag
+            .iter()
+            .map(|d| self.stencil.scale * *d as f64)
+            .collect()
+    }
+
+    /// Assembles the CSR matrix.
+    pub fn to_csr(&self) -> Result<SparseRowMat<usize, f64>> {
+        self.stencil.to_csr()
+    }
+
+    /// `A x` into `out` (slices of length `n³`).
+    pub fn apply_slices(&self, out: &mut [f64], x: &[f64], par: Par) {
+        self.stencil.apply_slices(out, x, par)
+    }
+
+    /// The right-hand side `b = −∇·u` of a seeded random MAC velocity field
+    /// `u ~ N(0, 1)` on the faces, with zero normal velocity on faces touching
+    /// SOLID cells (walls and obstacles). It is compatible by construction: on
+    /// a pure-Neumann region the outward flux through its (solid) boundary is 0.
+    pub fn divergence_rhs(&self, seed: u64) -> Vec<f64> {
+        let g = &self.grid;
+        let n = g.n();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut b = vec![0.0; g.len()];
+        // One velocity per face between a fluid cell and a non-solid neighbour,
+        // visiting each face once (from its lower cell, or from the fluid side
+        // of a face on the grid boundary).
+        let face = |rng: &mut StdRng| -> f64 { rng.random_range(-1.0..1.0) * 1.7320508075688772 };
+        for k in 0..n {
+            for j in 0..n {
+                for i in 0..n {
+                    let c = g.index(i, j, k);
+                    let kc = g.cells()[c];
+                    for d in [1usize, 3, 5] {
+                        let (kn, nb) = g.neighbour(i, j, k, d);
+                        let involved = (kc == CellKind::Fluid && kn != CellKind::Solid)
+                            || (kn == CellKind::Fluid && kc != CellKind::Solid);
+                        if !involved {
+                            continue;
+                        }
+                        let u = face(&mut rng);
+                        // Flux u leaves c through its + face and enters nb.
+                        if kc == CellKind::Fluid {
+                            b[c] -= u;
+                        }
+                        if let Some(nb) = nb {
+                            if kn == CellKind::Fluid {
+                                b[nb] += u;
+                            }
+                        }
+                    }
+                    // Faces on the − side of the grid boundary (exterior AIR only).
+                    if kc == CellKind::Fluid && g.exterior() == CellKind::Air {
+                        for d in [0usize, 2, 4] {
+                            if g.neighbour(i, j, k, d).1.is_none() {
+                                b[c] += face(&mut rng);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        b
+    }
+
+    /// A seeded N(0, 1) vector on the fluid cells, projected onto the range
+    /// (zero mean on every singular region).
+    pub fn random_rhs(&self, seed: u64) -> Vec<f64> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut b: Vec<f64> = (0..self.len())
+            .map(|c| {
+                if self.regions.id[c] == u32::MAX {
+                    0.0
+                } else {
+                    rng.random_range(-1.0..1.0) * 1.7320508075688772
+                }
+            })
+            .collect();
+        self.regions.project(&mut b);
+        b
+    }
+}
+
+impl LinOp<f64> for PoissonSystem {
+    fn apply_scratch(&self, _rhs_ncols: usize, _par: Par) -> StackReq {
+        StackReq::EMPTY
+    }
+    fn nrows(&self) -> usize {
+        self.len()
+    }
+    fn ncols(&self) -> usize {
+        self.len()
+    }
+    fn apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, _: &mut MemStack) {
+        for_each_col(out, rhs, |o, x| self.stencil.apply_slices(o, x, par));
+    }
+    fn conj_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, s: &mut MemStack) {
+        self.apply(out, rhs, par, s)
+    }
+}
