@@ -239,7 +239,10 @@ impl Multigrid {
             bufs.push((a, b, c));
             rest = tail;
         }
+        // Project the input as well as the output: M' = Π M Π stays symmetric
+        // even for inputs with entries on non-fluid cells or a non-zero mean.
         bufs[0].1.copy_from_slice(r);
+        self.regions.project(bufs[0].1);
         // Down-stroke.
         for li in 0..nl - 1 {
             let l = &self.levels[li];

@@ -75,30 +75,35 @@ impl Stencil {
         for (local, o) in out.iter_mut().enumerate() {
             let c = base + local;
             let m = self.mask[c];
-            let mut v = self.diag[c] as f64 * x[c];
-            if m == 0b11_1111 {
+            let d = self.diag[c] as f64;
+            // Summed in ascending column order (−z, −y, −x, centre, +x, +y, +z),
+            // exactly as faer's CSR product does, so both agree to the last bit.
+            let v = if m == 0b11_1111 {
                 // Interior fast path: all six neighbours are fluid.
-                v -= (x[c - 1] + x[c + 1]) + (x[c - n] + x[c + n]) + (x[c - nn] + x[c + nn]);
-            } else if m != 0 {
-                if m & 1 != 0 {
-                    v -= x[c - 1];
-                }
-                if m & 2 != 0 {
-                    v -= x[c + 1];
+                0.0 - x[c - nn] - x[c - n] - x[c - 1] + d * x[c] - x[c + 1] - x[c + n] - x[c + nn]
+            } else {
+                let mut v = 0.0;
+                if m & 16 != 0 {
+                    v -= x[c - nn];
                 }
                 if m & 4 != 0 {
                     v -= x[c - n];
                 }
+                if m & 1 != 0 {
+                    v -= x[c - 1];
+                }
+                v += d * x[c];
+                if m & 2 != 0 {
+                    v -= x[c + 1];
+                }
                 if m & 8 != 0 {
                     v -= x[c + n];
-                }
-                if m & 16 != 0 {
-                    v -= x[c - nn];
                 }
                 if m & 32 != 0 {
                     v -= x[c + nn];
                 }
-            }
+                v
+            };
             *o = self.scale * v;
         }
     }
