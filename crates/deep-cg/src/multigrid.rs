@@ -90,7 +90,7 @@ impl Multigrid {
         let mut levels = vec![system.stencil().clone()];
         let mut grid = system.grid().clone();
         let mut scale = 1.0;
-        while grid.n() / 2 >= params.coarsest.max(2) && grid.n() % 2 == 0 {
+        while grid.n() / 2 >= params.coarsest.max(2) && grid.n().is_multiple_of(2) {
             grid = coarsen(&grid);
             scale /= 4.0;
             levels.push(Stencil::new(&grid, scale));
@@ -292,7 +292,7 @@ impl Multigrid {
 #[inline]
 fn weights(f: usize, nc: usize) -> (Option<usize>, Option<usize>) {
     let p = f / 2;
-    let other = if f % 2 == 0 {
+    let other = if f.is_multiple_of(2) {
         p.checked_sub(1)
     } else {
         Some(p + 1).filter(|&q| q < nc)

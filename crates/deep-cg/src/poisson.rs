@@ -309,10 +309,8 @@ impl PoissonSystem {
                         if kc == CellKind::Fluid {
                             b[c] -= u;
                         }
-                        if let Some(nb) = nb {
-                            if kn == CellKind::Fluid {
-                                b[nb] += u;
-                            }
+                        if let (Some(nb), CellKind::Fluid) = (nb, kn) {
+                            b[nb] += u;
                         }
                     }
                     // Faces on the − side of the grid boundary (exterior AIR only).

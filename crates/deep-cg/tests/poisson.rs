@@ -87,8 +87,7 @@ fn direct_solve(sys: &PoissonSystem, b: &[f64]) -> Vec<f64> {
     let regions = sys.regions();
     let mut keep = vec![false; sys.len()];
     let mut seen = vec![false; regions.count()];
-    for c in 0..sys.len() {
-        let r = regions.id[c];
+    for (k, &r) in keep.iter_mut().zip(&regions.id) {
         if r == u32::MAX {
             continue;
         }
@@ -97,7 +96,7 @@ fn direct_solve(sys: &PoissonSystem, b: &[f64]) -> Vec<f64> {
             seen[r] = true; // pinned: x = 0
             continue;
         }
-        keep[c] = true;
+        *k = true;
     }
     let kept: Vec<usize> = (0..sys.len()).filter(|&c| keep[c]).collect();
     let mut pos = vec![usize::MAX; sys.len()];

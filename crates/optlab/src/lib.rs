@@ -80,7 +80,7 @@ pub fn crates() -> Vec<CrateInfo> {
         CrateInfo {
             name: "deep-cg",
             enabled: cfg!(feature = "deep-cg"),
-            about: "Deep Conjugate Direction Method (Kaneda et al., ICML 2023) [scaffold]",
+            about: "fluid Poisson scenes; CG, Jacobi/IC(0)/multigrid PCG; DCDM (Kaneda et al., ICML 2023) to come",
         },
         CrateInfo {
             name: "sinkhorn-newton",

@@ -302,3 +302,147 @@ fn scaffold_subcommands_say_so() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("not available yet"));
 }
+
+#[test]
+fn poisson_solves_scenes_and_reports_json() {
+    let mtx = tmp("plume.mtx");
+    let rhs = tmp("plume_b.npy");
+    let o = optlab(&[
+        "poisson",
+        "--scene",
+        "smoke-plume",
+        "--grid",
+        "16",
+        "--method",
+        "mg-pcg",
+        "--rtol",
+        "1e-10",
+        "--json",
+        "--write-matrix",
+        mtx.to_str().unwrap(),
+        "--write-rhs",
+        rhs.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for key in [
+        "method",
+        "n",
+        "nnz",
+        "iterations",
+        "converged",
+        "relative_residual",
+        "seconds",
+        "setup_seconds",
+        "residual_history",
+    ] {
+        assert!(v.get(key).is_some(), "JSON key {key}");
+    }
+    assert_eq!(v["n"], 4096);
+    assert_eq!(v["singular_regions"], 1);
+    assert_eq!(v["projected"], false);
+    assert!(v["relative_residual"].as_f64().unwrap() < 1e-10);
+    // The written files have the documented sizes.
+    let a = linalg_core::io::read_matrix_market(&mtx).unwrap();
+    assert_eq!(a.nrows(), 4096);
+    assert_eq!(a.val().len(), v["nnz"].as_u64().unwrap() as usize);
+    let b = read_npy_col(&rhs).unwrap();
+    assert_eq!(b.nrows(), 4096);
+}
+
+#[test]
+fn poisson_bad_input_and_projection() {
+    for (grid, why) in [("2", "at least 4"), ("12", "power of two")] {
+        let o = optlab(&["poisson", "--scene", "box", "--grid", grid]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains(why), "{}", stderr(&o));
+    }
+    let o = optlab(&["poisson", "--scene", "teapot"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown scene"));
+    let o = optlab(&["poisson", "--method", "amg"]);
+    assert_eq!(o.status.code(), Some(2));
+    // Wrong length.
+    let short = tmp("short_rhs.npy");
+    write_npy_col(&short, Col::<f64>::ones(10).as_ref(), NpyDtype::F64).unwrap();
+    let o = optlab(&["poisson", "--grid", "8", "--rhs", short.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("length 10"), "{}", stderr(&o));
+    // An inconsistent right-hand side on a pure-Neumann scene: projected, and said so.
+    let ones = tmp("ones.npy");
+    write_npy_col(&ones, Col::<f64>::ones(512).as_ref(), NpyDtype::F64).unwrap();
+    let o = optlab(&[
+        "poisson",
+        "--scene",
+        "smoke-plume",
+        "--grid",
+        "8",
+        "--rhs",
+        ones.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("was projected"));
+    let o = optlab(&[
+        "poisson",
+        "--scene",
+        "smoke-plume",
+        "--grid",
+        "8",
+        "--rhs",
+        ones.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["projected"], true);
+}
+
+#[test]
+fn linsolve_ic0_matches_direct_solve_and_rejects_indefinite() {
+    let n = 200;
+    let a = random_sparse_spd(n, 8);
+    let p = tmp("spd_ic0.mtx");
+    write_matrix_market(&p, &a, MtxSymmetry::Symmetric).unwrap();
+    let xp = tmp("x_ic0.npy");
+    let o = optlab(&[
+        "linsolve",
+        "--matrix",
+        p.to_str().unwrap(),
+        "--method",
+        "ic0-pcg",
+        "--rtol",
+        "1e-11",
+        "--x-out",
+        xp.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["method"], "ic0-pcg");
+    let x = read_npy_col(&xp).unwrap();
+    let b = &a * Col::<f64>::ones(n);
+    let reference = a.to_dense().llt(Side::Lower).unwrap().solve(&b);
+    assert!((&x - &reference).norm_l2() / reference.norm_l2() < 1e-8);
+    // Positive diagonal, indefinite: IC(0) breaks down or CG finds negative curvature; exit 2 either way.
+    let t = [
+        Triplet::new(0usize, 0usize, 1.0),
+        Triplet::new(0, 1, 2.0),
+        Triplet::new(1, 0, 2.0),
+        Triplet::new(1, 1, 1.0),
+    ];
+    let ind = tmp("indef_ic0.mtx");
+    write_matrix_market(
+        &ind,
+        &SparseRowMat::try_new_from_triplets(2, 2, &t).unwrap(),
+        MtxSymmetry::General,
+    )
+    .unwrap();
+    let o = optlab(&[
+        "linsolve",
+        "--matrix",
+        ind.to_str().unwrap(),
+        "--method",
+        "ic0-pcg",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("positive definite"), "{}", stderr(&o));
+}

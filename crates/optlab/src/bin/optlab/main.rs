@@ -6,6 +6,7 @@
 
 mod info;
 mod linsolve;
+mod poisson;
 mod tour;
 
 use std::process::ExitCode;
@@ -29,8 +30,8 @@ enum Command {
     Linsolve(linsolve::Args),
     /// Run every algorithm on its embedded default problem and print one table.
     Tour(tour::Args),
-    /// Poisson systems from fluid scenes and DCDM (deep-cg) [not yet available].
-    Poisson(Pending),
+    /// Pressure Poisson systems of fluid scenes and their solvers (deep-cg).
+    Poisson(poisson::Args),
     /// Entropic optimal transport (sinkhorn-newton) [not yet available].
     Ot(Pending),
     /// Unconstrained optimisation: diffGrad, gradient-regularised Newton (optimizers) [not yet available].
@@ -72,7 +73,7 @@ fn main() -> ExitCode {
         Command::Info(a) => info::run(&a),
         Command::Linsolve(a) => linsolve::run(&a),
         Command::Tour(a) => tour::run(&a),
-        Command::Poisson(_) => pending("poisson", "deep-cg"),
+        Command::Poisson(a) => poisson::run(&a),
         Command::Ot(_) => pending("ot", "sinkhorn-newton"),
         Command::Optimize(_) => pending("optimize", "optimizers"),
         Command::Bilevel(_) => pending("bilevel", "bilevel-penalty"),
