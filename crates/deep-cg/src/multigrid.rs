@@ -21,6 +21,7 @@ use faer::dyn_stack::{MemStack, StackReq};
 use faer::matrix_free::{LinOp, Precond};
 use faer::{MatMut, MatRef, Par};
 use linalg_core::faer;
+use rayon::prelude::*;
 
 use crate::grid::{CellKind, Grid};
 use crate::poisson::{PoissonSystem, Stencil, for_each_col};
@@ -112,7 +113,40 @@ impl Multigrid {
         self.levels.iter().map(|l| 3 * l.n * l.n * l.n).sum()
     }
 
-    /// One red-black Gauss–Seidel half-sweep on cells of `color`.
+    /// Gauss–Seidel update of one cell (any neighbour pattern).
+    #[inline(always)]
+    fn gs_cell(l: &Stencil, x: &mut [f64], b: &[f64], c: usize, inv_scale: f64) {
+        let (n, nn) = (l.n, l.n * l.n);
+        let d = l.diag[c];
+        if d == 0 {
+            return;
+        }
+        let m = l.mask[c];
+        let mut s = b[c] * inv_scale;
+        if m & 1 != 0 {
+            s += x[c - 1];
+        }
+        if m & 2 != 0 {
+            s += x[c + 1];
+        }
+        if m & 4 != 0 {
+            s += x[c - n];
+        }
+        if m & 8 != 0 {
+            s += x[c + n];
+        }
+        if m & 16 != 0 {
+            s += x[c - nn];
+        }
+        if m & 32 != 0 {
+            s += x[c + nn];
+        }
+        x[c] = s / d as f64;
+    }
+
+    /// One red-black Gauss–Seidel half-sweep on cells of `color`
+    /// (`(i + j + k) % 2 == color`). Cells in a row's run of six fluid
+    /// neighbours take a branch-free path.
     fn rb_half(l: &Stencil, x: &mut [f64], b: &[f64], color: usize) {
         let n = l.n;
         let nn = n * n;
@@ -121,39 +155,24 @@ impl Multigrid {
             for j in 0..n {
                 let start = (color + j + k) % 2;
                 let row = n * (j + n * k);
+                let (lo, hi) = l.runs[j + n * k];
+                let (lo, hi) = (lo as usize, hi as usize);
                 let mut i = start;
-                while i < n {
+                while i < lo {
+                    Self::gs_cell(l, x, b, row + i, inv_scale);
+                    i += 2;
+                }
+                while i < hi {
                     let c = row + i;
-                    let d = l.diag[c];
-                    if d != 0 {
-                        let m = l.mask[c];
-                        let mut s = b[c] * inv_scale;
-                        if m == 0b11_1111 {
-                            s += (x[c - 1] + x[c + 1])
-                                + (x[c - n] + x[c + n])
-                                + (x[c - nn] + x[c + nn]);
-                        } else {
-                            if m & 1 != 0 {
-                                s += x[c - 1];
-                            }
-                            if m & 2 != 0 {
-                                s += x[c + 1];
-                            }
-                            if m & 4 != 0 {
-                                s += x[c - n];
-                            }
-                            if m & 8 != 0 {
-                                s += x[c + n];
-                            }
-                            if m & 16 != 0 {
-                                s += x[c - nn];
-                            }
-                            if m & 32 != 0 {
-                                s += x[c + nn];
-                            }
-                        }
-                        x[c] = s / d as f64;
-                    }
+                    let s = b[c] * inv_scale
+                        + (x[c - 1] + x[c + 1])
+                        + (x[c - n] + x[c + n])
+                        + (x[c - nn] + x[c + nn]);
+                    x[c] = s * (1.0 / 6.0);
+                    i += 2;
+                }
+                while i < n {
+                    Self::gs_cell(l, x, b, row + i, inv_scale);
                     i += 2;
                 }
             }
@@ -163,26 +182,26 @@ impl Multigrid {
     /// `bc = Pᵀ r / 8` (restriction), zero on non-fluid coarse cells.
     fn restrict(fine: &Stencil, coarse: &Stencil, r: &[f64], bc: &mut [f64]) {
         let (n, nc) = (fine.n, coarse.n);
+        let ax = axis_table(n, nc);
         bc.fill(0.0);
         for k in 0..n {
-            let (kc, kn) = weights(k, nc);
+            let (kz, wz) = ax[k];
             for j in 0..n {
-                let (jc, jn) = weights(j, nc);
+                let (jy, wy) = ax[j];
+                let row = n * (j + n * k);
                 for i in 0..n {
-                    let c = i + n * (j + n * k);
-                    let v = r[c];
+                    let v = r[row + i];
                     if v == 0.0 {
                         continue;
                     }
-                    let (ic, inb) = weights(i, nc);
-                    for (z, wz) in [(kc, 0.75), (kn, 0.25)] {
-                        let Some(z) = z else { continue };
-                        for (y, wy) in [(jc, 0.75), (jn, 0.25)] {
-                            let Some(y) = y else { continue };
-                            for (xx, wx) in [(ic, 0.75), (inb, 0.25)] {
-                                let Some(xx) = xx else { continue };
-                                bc[xx + nc * (y + nc * z)] += 0.125 * wx * wy * wz * v;
-                            }
+                    let (ix, wx) = ax[i];
+                    let v = 0.125 * v;
+                    for a in 0..2 {
+                        for bb in 0..2 {
+                            let base = nc * (jy[bb] + nc * kz[a]);
+                            let w = v * wz[a] * wy[bb];
+                            bc[base + ix[0]] += w * wx[0];
+                            bc[base + ix[1]] += w * wx[1];
                         }
                     }
                 }
@@ -195,34 +214,40 @@ impl Multigrid {
         }
     }
 
-    /// `x += P xc` on fluid fine cells (trilinear, cell-centred).
+    /// `x += P xc` on fluid fine cells (trilinear, cell-centred), in parallel
+    /// over fine z-slabs (each slab writes only its own cells).
     fn prolong_add(fine: &Stencil, coarse: &Stencil, xc: &[f64], x: &mut [f64]) {
         let (n, nc) = (fine.n, coarse.n);
-        for k in 0..n {
-            let (kc, kn) = weights(k, nc);
+        let ax = axis_table(n, nc);
+        x.par_chunks_mut(n * n).enumerate().for_each(|(k, slab)| {
+            let (kz, wz) = ax[k];
             for j in 0..n {
-                let (jc, jn) = weights(j, nc);
+                let (jy, wy) = ax[j];
+                let row = n * (j + n * k);
+                let rows = [
+                    [nc * (jy[0] + nc * kz[0]), nc * (jy[1] + nc * kz[0])],
+                    [nc * (jy[0] + nc * kz[1]), nc * (jy[1] + nc * kz[1])],
+                ];
+                let w = [
+                    [wz[0] * wy[0], wz[0] * wy[1]],
+                    [wz[1] * wy[0], wz[1] * wy[1]],
+                ];
                 for i in 0..n {
-                    let c = i + n * (j + n * k);
-                    if fine.diag[c] == 0 {
+                    if fine.diag[row + i] == 0 {
                         continue;
                     }
-                    let (ic, inb) = weights(i, nc);
+                    let (ix, wx) = ax[i];
                     let mut v = 0.0;
-                    for (z, wz) in [(kc, 0.75), (kn, 0.25)] {
-                        let Some(z) = z else { continue };
-                        for (y, wy) in [(jc, 0.75), (jn, 0.25)] {
-                            let Some(y) = y else { continue };
-                            for (xx, wx) in [(ic, 0.75), (inb, 0.25)] {
-                                let Some(xx) = xx else { continue };
-                                v += wx * wy * wz * xc[xx + nc * (y + nc * z)];
-                            }
+                    for a in 0..2 {
+                        for bb in 0..2 {
+                            let base = rows[a][bb];
+                            v += w[a][bb] * (wx[0] * xc[base + ix[0]] + wx[1] * xc[base + ix[1]]);
                         }
                     }
-                    x[c] += v;
+                    slab[j * n + i] += v;
                 }
             }
-        }
+        });
     }
 
     /// Applies one V-cycle: `z = M r`.
@@ -253,7 +278,7 @@ impl Multigrid {
                 Self::rb_half(l, x, b, 0);
                 Self::rb_half(l, x, b, 1);
             }
-            l.apply_slices(res, x, Par::Seq);
+            l.apply_slices(res, x, Par::rayon(0));
             for (rv, bv) in res.iter_mut().zip(b.iter()) {
                 *rv = bv - *rv;
             }
@@ -287,17 +312,25 @@ impl Multigrid {
     }
 }
 
-/// Coarse parent of fine index `f` and its second-nearest coarse neighbour
-/// (cell-centred: fine cell `f` sits at `(f + 0.5)/2` in coarse units).
-#[inline]
-fn weights(f: usize, nc: usize) -> (Option<usize>, Option<usize>) {
-    let p = f / 2;
-    let other = if f.is_multiple_of(2) {
-        p.checked_sub(1)
-    } else {
-        Some(p + 1).filter(|&q| q < nc)
-    };
-    (Some(p), other)
+/// Per fine index `f` along one axis: the coarse parent and second-nearest
+/// coarse cell with weights 3/4 and 1/4 (cell-centred: fine cell `f` sits at
+/// `(f + 0.5)/2` in coarse units). Outside the coarse grid the second cell is
+/// replaced by the parent with weight 0, so the loops need no branches.
+fn axis_table(n: usize, nc: usize) -> Vec<([usize; 2], [f64; 2])> {
+    (0..n)
+        .map(|f| {
+            let p = f / 2;
+            let other = if f.is_multiple_of(2) {
+                p.checked_sub(1)
+            } else {
+                Some(p + 1).filter(|&q| q < nc)
+            };
+            match other {
+                Some(q) => ([p, q], [0.75, 0.25]),
+                None => ([p, p], [0.75, 0.0]),
+            }
+        })
+        .collect()
 }
 
 impl LinOp<f64> for Multigrid {

@@ -27,7 +27,7 @@ pub struct Stencil {
     pub(crate) scale: f64,
     /// Per row `(j, k)`: the longest run `lo..hi` of cells with six fluid
     /// neighbours, which takes the branch-free (vectorised) path.
-    runs: Vec<(u32, u32)>,
+    pub(crate) runs: Vec<(u32, u32)>,
 }
 
 impl Stencil {
@@ -61,8 +61,12 @@ impl Stencil {
             .map(|row| {
                 let cells = &mask[row * n..row * n + n];
                 let (mut best, mut start) = ((0u32, 0u32), None);
-                for i in 0..=n {
-                    let full = i < n && cells[i] == 0b11_1111;
+                for (i, full) in cells
+                    .iter()
+                    .map(|m| *m == 0b11_1111)
+                    .chain(std::iter::once(false))
+                    .enumerate()
+                {
                     match (full, start) {
                         (true, None) => start = Some(i),
                         (false, Some(lo)) => {
