@@ -79,7 +79,7 @@ fn solvers(c: &mut Criterion) {
             group.warm_up_time(std::time::Duration::from_millis(500));
             for method in Method::ALL {
                 let params = SolveParams::new(method).rtol(1e-8);
-                let rep = solve(&sys, &b, &params).expect("solves");
+                let rep = solve(&sys, b.as_ref(), &params).expect("solves");
                 eprintln!(
                     "{} {n}³ {}: {} iterations, relative residual {:.1e}",
                     scene.name(),
@@ -90,7 +90,7 @@ fn solvers(c: &mut Criterion) {
                 group.bench_with_input(
                     BenchmarkId::from_parameter(method.name()),
                     &params,
-                    |bch, p| bch.iter(|| solve(&sys, &b, p).expect("solves")),
+                    |bch, p| bch.iter(|| solve(&sys, b.as_ref(), p).expect("solves")),
                 );
             }
             group.finish();

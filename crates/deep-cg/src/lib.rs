@@ -23,7 +23,7 @@
 //! use deep_cg::{Scene, PoissonSystem, Method, SolveParams, solve};
 //! let system = PoissonSystem::new(Scene::SmokePlume.build(16, 0).unwrap());
 //! let b = system.divergence_rhs(1);
-//! let report = solve(&system, &b, &SolveParams::new(Method::MgPcg).rtol(1e-8)).unwrap();
+//! let report = solve(&system, b.as_ref(), &SolveParams::new(Method::MgPcg).rtol(1e-8)).unwrap();
 //! assert!(report.converged && report.relative_residual < 1e-8);
 //! ```
 

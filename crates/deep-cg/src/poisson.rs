@@ -4,7 +4,7 @@
 use faer::dyn_stack::{MemStack, StackReq};
 use faer::matrix_free::LinOp;
 use faer::sparse::{SparseRowMat, Triplet};
-use faer::{MatMut, MatRef, Par};
+use faer::{Col, MatMut, MatRef, Par};
 use linalg_core::faer;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -344,7 +344,7 @@ impl PoissonSystem {
     /// `u ~ N(0, 1)` on the faces, with zero normal velocity on faces touching
     /// SOLID cells (walls and obstacles). It is compatible by construction: on
     /// a pure-Neumann region the outward flux through its (solid) boundary is 0.
-    pub fn divergence_rhs(&self, seed: u64) -> Vec<f64> {
+    pub fn divergence_rhs(&self, seed: u64) -> Col<f64> {
         let g = &self.grid;
         let n = g.n();
         let mut rng = StdRng::seed_from_u64(seed);
@@ -385,12 +385,12 @@ impl PoissonSystem {
                 }
             }
         }
-        b
+        Col::from_fn(b.len(), |i| b[i])
     }
 
     /// A seeded N(0, 1) vector on the fluid cells, projected onto the range
     /// (zero mean on every singular region).
-    pub fn random_rhs(&self, seed: u64) -> Vec<f64> {
+    pub fn random_rhs(&self, seed: u64) -> Col<f64> {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut b: Vec<f64> = (0..self.len())
             .map(|c| {
@@ -402,7 +402,7 @@ impl PoissonSystem {
             })
             .collect();
         self.regions.project(&mut b);
-        b
+        Col::from_fn(b.len(), |i| b[i])
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 use faer::dyn_stack::{MemStack, StackReq};
 use faer::matrix_free::{IdentityPrecond, LinOp, Precond};
 use faer::sparse::{SparseColMat, SparseRowMat, Triplet};
-use faer::{Col, MatMut, MatRef, Par};
+use faer::{Col, ColRef, MatMut, MatRef, Par};
 use faer_precond::Ic0;
 use linalg_core::cg::{Cg, CgParams};
 use linalg_core::{Control, Termination, faer};
@@ -104,7 +104,7 @@ pub struct SolveReport {
     /// The method.
     pub method: Method,
     /// The solution, with the gauge fixed (zero mean on each singular region).
-    pub x: Vec<f64>,
+    pub x: Col<f64>,
     /// Iterations performed.
     pub iterations: usize,
     /// Whether the tolerance was reached.
@@ -267,8 +267,13 @@ impl Precond<f64> for Ic0Masked {}
 /// first (zero on non-fluid cells, zero mean on pure-Neumann regions); the
 /// report says whether that changed it and by how much. The returned `x` has
 /// the gauge fixed to zero mean on each singular region.
-pub fn solve(system: &PoissonSystem, b: &[f64], params: &SolveParams) -> Result<SolveReport> {
+pub fn solve(
+    system: &PoissonSystem,
+    b: ColRef<'_, f64>,
+    params: &SolveParams,
+) -> Result<SolveReport> {
     let n = system.len();
+    let b: Vec<f64> = b.iter().copied().collect();
     if b.len() != n {
         return Err(Error::Core(linalg_core::Error::DimensionMismatch {
             context: "right-hand side (n³)",
@@ -347,7 +352,7 @@ pub fn solve(system: &PoissonSystem, b: &[f64], params: &SolveParams) -> Result<
         .sqrt();
     Ok(SolveReport {
         method: params.method,
-        x,
+        x: Col::from_fn(n, |i| x[i]),
         iterations: report.iterations,
         converged: report.converged,
         termination: report.termination,

@@ -57,7 +57,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let method = Method::from_name(&args.method).map_err(bad)?;
     let grid = scene.build(args.grid, args.seed).map_err(bad)?;
     let system = PoissonSystem::new(grid);
-    let b: Vec<f64> = match &args.rhs {
+    let b: Col<f64> = match &args.rhs {
         Some(p) => {
             let b = read_npy_col(p).map_err(bad)?;
             if b.nrows() != system.len() {
@@ -69,7 +69,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                     system.len()
                 )));
             }
-            b.iter().copied().collect()
+            b
         }
         None => system.divergence_rhs(args.seed.wrapping_add(1)),
     };
@@ -78,18 +78,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         write_matrix_market(p, &a, MtxSymmetry::Symmetric).map_err(bad)?;
     }
     if let Some(p) = &args.write_rhs {
-        write_npy_col(p, Col::from_fn(b.len(), |i| b[i]).as_ref(), NpyDtype::F64).map_err(bad)?;
+        write_npy_col(p, b.as_ref(), NpyDtype::F64).map_err(bad)?;
     }
     let mut params = SolveParams::new(method).rtol(args.rtol);
     params.max_iters = args.max_iters;
-    let rep = solve(&system, &b, &params).map_err(bad)?;
+    let rep = solve(&system, b.as_ref(), &params).map_err(bad)?;
     if let Some(p) = &args.x_out {
-        write_npy_col(
-            p,
-            Col::from_fn(rep.x.len(), |i| rep.x[i]).as_ref(),
-            NpyDtype::F64,
-        )
-        .map_err(bad)?;
+        write_npy_col(p, rep.x.as_ref(), NpyDtype::F64).map_err(bad)?;
     }
     let regions = system.regions();
     let singular = regions.singular.iter().filter(|s| **s).count();

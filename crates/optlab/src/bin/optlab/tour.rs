@@ -130,10 +130,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         );
         let b = sys.divergence_rhs(1);
         let t = Instant::now();
-        let mg = solve(&sys, &b, &SolveParams::new(Method::MgPcg))
+        let mg = solve(&sys, b.as_ref(), &SolveParams::new(Method::MgPcg))
             .map_err(|e| Failure::Solver(e.to_string()))?;
         let secs = t.elapsed().as_secs_f64();
-        let cg = solve(&sys, &b, &SolveParams::new(Method::Cg))
+        let cg = solve(&sys, b.as_ref(), &SolveParams::new(Method::Cg))
             .map_err(|e| Failure::Solver(e.to_string()))?;
         rows.push(Row {
             krate: "deep-cg",
