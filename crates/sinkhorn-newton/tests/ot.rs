@@ -1,0 +1,309 @@
+//! Sinkhorn, SNS and dense Newton against POT fixtures, closed-form checks of
+//! the Newton system, robustness at tiny ε, and bad input.
+
+use std::path::PathBuf;
+
+use linalg_core::faer::{Col, Mat};
+use linalg_core::io::{read_npy_col, read_npy_mat};
+use linalg_core::{Objective, check_hessian_vec};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use sinkhorn_newton::*;
+
+fn fx(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+struct Fixture {
+    a: Col<f64>,
+    b: Col<f64>,
+    m: Mat<f64>,
+    plan: Mat<f64>,
+    cost: f64,
+}
+
+fn load(name: &str) -> Fixture {
+    Fixture {
+        a: read_npy_col(fx(&format!("{name}_a.npy"))).unwrap(),
+        b: read_npy_col(fx(&format!("{name}_b.npy"))).unwrap(),
+        m: read_npy_mat(fx(&format!("{name}_M.npy"))).unwrap(),
+        plan: read_npy_mat(fx(&format!("{name}_plan.npy"))).unwrap(),
+        cost: read_npy_col(fx(&format!("{name}_cost.npy"))).unwrap()[0],
+    }
+}
+
+fn check_against_pot(rep: &OtReport, f: &Fixture, what: &str) {
+    let rel_plan = (&rep.plan - &f.plan).norm_l2() / f.plan.norm_l2();
+    let rel_cost = (rep.cost - f.cost).abs() / f.cost;
+    assert!(
+        rel_plan < 1e-8,
+        "{what}: plan differs from POT by {rel_plan:e}"
+    );
+    assert!(
+        rel_cost < 1e-8,
+        "{what}: cost differs from POT by {rel_cost:e}"
+    );
+}
+
+#[test]
+fn matches_pot_sinkhorn_log_on_seeded_problems() {
+    for (name, reg) in [("assign", 0.05), ("clouds", 0.1)] {
+        let f = load(name);
+        let p = OtProblem::new(f.a.as_ref(), f.b.as_ref(), f.m.as_ref(), reg).unwrap();
+        let tight = SinkhornParams {
+            tol: 1e-14,
+            ..Default::default()
+        };
+        let rep = sinkhorn(&p, &tight, None).unwrap();
+        assert!(rep.converged, "{name}: {}", rep.marginal_error);
+        check_against_pot(&rep, &f, &format!("{name} sinkhorn"));
+        let rep = sns(
+            &p,
+            &SnsParams {
+                tol: 1e-14,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(rep.converged, "{name} sns: {}", rep.marginal_error);
+        check_against_pot(&rep, &f, &format!("{name} sns"));
+        let rep = newton_dense(
+            &p,
+            &SnsParams {
+                tol: 1e-14,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        check_against_pot(&rep, &f, &format!("{name} newton-dense"));
+        // Primal objective equals the dual at the optimum.
+        let z = Col::from_fn(p.rows().len() + p.cols().len(), |k| {
+            if k < p.rows().len() {
+                rep.x[k]
+            } else {
+                rep.y[k - p.rows().len()]
+            }
+        });
+        let dual = -NegDual::new(&p).value(z.as_ref());
+        assert!((dual - rep.objective).abs() < 1e-10 * rep.objective.abs().max(1.0));
+    }
+}
+
+#[test]
+fn cost_approaches_the_exact_ot_cost_monotonically_as_eps_shrinks() {
+    let f = load("clouds");
+    let emd = read_npy_col(fx("clouds_emd.npy")).unwrap()[0];
+    let mut gaps = Vec::new();
+    for reg in [0.1, 0.03, 0.01, 0.003, 0.001] {
+        let p = OtProblem::new(f.a.as_ref(), f.b.as_ref(), f.m.as_ref(), reg).unwrap();
+        let rep = sns(
+            &p,
+            &SnsParams {
+                tol: 1e-12,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(rep.converged, "reg {reg}: {}", rep.marginal_error);
+        gaps.push(rep.cost - emd);
+    }
+    // The entropic plan is feasible, so its cost is ≥ the exact cost; the gap shrinks.
+    assert!(gaps.iter().all(|g| *g >= -1e-12), "{gaps:?}");
+    assert!(gaps.windows(2).all(|w| w[1] < w[0]), "{gaps:?}");
+    assert!(gaps[4] < 0.05 * gaps[0], "{gaps:?}");
+}
+
+fn random_assignment(n: usize, seed: u64) -> (Col<f64>, Mat<f64>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (
+        OtProblem::uniform(n),
+        Mat::from_fn(n, n, |_, _| rng.random_range(0.0..1.0)),
+    )
+}
+
+#[test]
+fn hessian_vector_product_matches_finite_differences_and_kills_the_gauge() {
+    let (r, c) = random_assignment(30, 3);
+    let p = OtProblem::new(r.as_ref(), r.as_ref(), c.as_ref(), 0.1).unwrap();
+    // A point near the optimum (a few sweeps) keeps the exponentials moderate.
+    let rep = sinkhorn(
+        &p,
+        &SinkhornParams {
+            max_iters: 5,
+            check_every: 5,
+            tol: 1e-30,
+        },
+        None,
+    )
+    .unwrap();
+    let z = Col::from_fn(60, |k| if k < 30 { rep.x[k] } else { rep.y[k - 30] });
+    let obj = NegDual::new(&p);
+    let v = Col::from_fn(60, |k| ((k * 37 % 11) as f64 - 5.0) / 5.0);
+    let err = check_hessian_vec(&obj, z.as_ref(), v.as_ref()).unwrap();
+    assert!(
+        err < 1e-6,
+        "Hessian-vector product vs finite differences: {err:e}"
+    );
+    let gauge = Col::from_fn(60, |k| if k < 30 { 1.0 } else { -1.0 });
+    let mut hg = Col::zeros(60);
+    obj.hessian_vec(z.as_ref(), gauge.as_ref(), hg.as_mut());
+    let mut hv = Col::zeros(60);
+    obj.hessian_vec(z.as_ref(), v.as_ref(), hv.as_mut());
+    assert!(
+        hg.norm_l2() < 1e-12 * hv.norm_l2(),
+        "H·(1, −1) = {}",
+        hg.norm_l2()
+    );
+}
+
+#[test]
+fn sns_on_the_paper_random_assignment() {
+    // n = 500, uniform marginals, C ~ U[0, 1], η = 1200 (the paper's setting).
+    let (r, c) = random_assignment(500, 0);
+    let p = OtProblem::new(r.as_ref(), r.as_ref(), c.as_ref(), 1.0 / 1200.0).unwrap();
+    let rep = sns(&p, &SnsParams::default()).unwrap();
+    assert!(rep.converged, "marginal error {}", rep.marginal_error);
+    assert!(
+        rep.iterations <= 100,
+        "{} Sinkhorn + {} Newton",
+        rep.sinkhorn_iterations,
+        rep.newton_iterations
+    );
+    assert!(rep.marginal_error <= 1e-9);
+}
+
+#[test]
+fn tiny_eps_stays_finite() {
+    let (r, c) = random_assignment(60, 9);
+    let p = OtProblem::new(r.as_ref(), r.as_ref(), c.as_ref(), 1e-4).unwrap();
+    let rep = sinkhorn(
+        &p,
+        &SinkhornParams {
+            max_iters: 300,
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    assert!(rep.x.iter().chain(rep.y.iter()).all(|v| v.is_finite()));
+    assert!(
+        rep.plan
+            .col_iter()
+            .all(|col| col.iter().all(|v| v.is_finite()))
+    );
+    assert!(rep.cost.is_finite() && rep.objective.is_finite() && rep.marginal_error.is_finite());
+    let rep = sns(
+        &p,
+        &SnsParams {
+            max_newton_iters: 20,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(rep.x.iter().chain(rep.y.iter()).all(|v| v.is_finite()) && rep.cost.is_finite());
+}
+
+#[test]
+fn zero_mass_bins_are_dropped_and_restored() {
+    let f = load("clouds");
+    let mut a = f.a.clone();
+    let moved = a[3];
+    a[3] = 0.0;
+    a[4] += moved;
+    let p = OtProblem::new(a.as_ref(), f.b.as_ref(), f.m.as_ref(), 0.1).unwrap();
+    assert_eq!(p.rows().len(), 39);
+    let rep = sinkhorn(
+        &p,
+        &SinkhornParams {
+            tol: 1e-12,
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!((rep.plan.nrows(), rep.plan.ncols()), (40, 30));
+    assert_eq!(rep.plan.row(3).norm_l2(), 0.0);
+    let row_sums: Vec<f64> = (0..40).map(|i| rep.plan.row(i).iter().sum()).collect();
+    assert!((row_sums[4] - a[4]).abs() < 1e-12);
+}
+
+#[test]
+fn bad_input_is_rejected() {
+    let r = OtProblem::uniform(3);
+    let c = Mat::<f64>::zeros(3, 3);
+    let mut neg = r.clone();
+    neg[1] = -0.1;
+    assert!(matches!(
+        OtProblem::new(neg.as_ref(), r.as_ref(), c.as_ref(), 0.1),
+        Err(Error::BadMarginal {
+            name: "r",
+            index: 1,
+            ..
+        })
+    ));
+    let mut nan = r.clone();
+    nan[0] = f64::NAN;
+    assert!(matches!(
+        OtProblem::new(r.as_ref(), nan.as_ref(), c.as_ref(), 0.1),
+        Err(Error::BadMarginal {
+            name: "c",
+            index: 0,
+            ..
+        })
+    ));
+    let heavy = Col::from_fn(3, |_| 0.5);
+    assert!(matches!(
+        OtProblem::new(r.as_ref(), heavy.as_ref(), c.as_ref(), 0.1),
+        Err(Error::MassMismatch { .. })
+    ));
+    let mut bad_cost = c.clone();
+    bad_cost[(2, 1)] = f64::INFINITY;
+    assert!(matches!(
+        OtProblem::new(r.as_ref(), r.as_ref(), bad_cost.as_ref(), 0.1),
+        Err(Error::NonFiniteCost { row: 2, col: 1 })
+    ));
+    let rect = Mat::<f64>::zeros(3, 2);
+    assert!(matches!(
+        OtProblem::new(r.as_ref(), r.as_ref(), rect.as_ref(), 0.1),
+        Err(Error::Shape { .. })
+    ));
+    for reg in [0.0, -1.0, f64::NAN] {
+        assert!(matches!(
+            OtProblem::new(r.as_ref(), r.as_ref(), c.as_ref(), reg),
+            Err(Error::InvalidParameter { name: "reg", .. })
+        ));
+    }
+    let empty = Col::<f64>::zeros(0);
+    assert!(matches!(
+        OtProblem::new(empty.as_ref(), r.as_ref(), Mat::zeros(0, 3).as_ref(), 0.1),
+        Err(Error::Empty("r"))
+    ));
+    let zeros = Col::<f64>::zeros(3);
+    assert!(matches!(
+        OtProblem::new(zeros.as_ref(), r.as_ref(), c.as_ref(), 0.1),
+        Err(Error::Empty("r"))
+    ));
+    let p = OtProblem::new(r.as_ref(), r.as_ref(), c.as_ref(), 0.1).unwrap();
+    assert!(matches!(
+        sinkhorn(
+            &p,
+            &SinkhornParams {
+                tol: 0.0,
+                ..Default::default()
+            },
+            None
+        ),
+        Err(Error::InvalidParameter { name: "tol", .. })
+    ));
+    let short = Col::<f64>::zeros(2);
+    assert!(matches!(
+        sinkhorn(
+            &p,
+            &SinkhornParams::default(),
+            Some((short.as_ref(), r.as_ref()))
+        ),
+        Err(Error::Shape { .. })
+    ));
+}
