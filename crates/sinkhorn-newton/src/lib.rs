@@ -32,7 +32,8 @@ pub mod solver;
 pub use linalg_core::{Control, Termination};
 pub use problem::OtProblem;
 pub use solver::{
-    NegDual, OtRecord, OtReport, SinkhornParams, SnsParams, Stage, newton_dense, sinkhorn, sns,
+    NegDual, OtRecord, OtReport, SinkhornMethod, SinkhornParams, SnsParams, Stage, newton_dense,
+    sinkhorn, sns,
 };
 
 /// Errors of `sinkhorn-newton`.

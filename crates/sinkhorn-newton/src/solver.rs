@@ -68,6 +68,18 @@ pub struct OtReport {
     pub elapsed: Duration,
 }
 
+/// How [`sinkhorn`] iterates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SinkhornMethod {
+    /// Kernel-space scaling with log-domain absorption where it is safe,
+    /// log-domain sweeps where it is not (the default).
+    #[default]
+    Auto,
+    /// Log-domain sweeps only: an exponential per entry per half-sweep, but
+    /// safe for any ε.
+    Log,
+}
+
 /// Parameters of [`sinkhorn`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SinkhornParams {
@@ -77,6 +89,8 @@ pub struct SinkhornParams {
     pub max_iters: usize,
     /// Check the marginal error every `check_every` sweeps (default 10).
     pub check_every: usize,
+    /// Kernel-space with absorption (`Auto`) or log-domain only (`Log`).
+    pub method: SinkhornMethod,
 }
 
 impl Default for SinkhornParams {
@@ -85,9 +99,13 @@ impl Default for SinkhornParams {
             tol: 1e-9,
             max_iters: 100_000,
             check_every: 10,
+            method: SinkhornMethod::Auto,
         }
     }
 }
+
+/// Scalings beyond `[1/ABSORB, ABSORB]` are absorbed into the potentials.
+const ABSORB: f64 = 1e50;
 
 /// Parameters of [`sns`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -319,6 +337,141 @@ impl<'p> State<'p> {
     }
 }
 
+/// Scalings `(u, v)` and the stabilised kernel of the kernel-space iteration.
+#[derive(Default)]
+struct KernelState {
+    /// `K` row-major (n × m); empty when it must be rebuilt.
+    k: Vec<f64>,
+    /// Per-thread partial sums of `Kᵀu` (one row block per thread).
+    partials: Vec<Vec<f64>>,
+    u: Vec<f64>,
+    v: Vec<f64>,
+    kv: Vec<f64>,
+    ktu: Vec<f64>,
+}
+
+impl KernelState {
+    /// Folds the scalings into the potentials (`x += ε ln u`, `y += ε ln v`)
+    /// and marks the kernel stale.
+    fn absorb(&mut self, st: &mut State<'_>) {
+        if self.k.is_empty() {
+            return;
+        }
+        let eps = st.p.reg;
+        for (x, u) in st.x.iter_mut().zip(&self.u) {
+            *x += eps * u.ln();
+        }
+        for (y, v) in st.y.iter_mut().zip(&self.v) {
+            *y += eps * v.ln();
+        }
+        self.k.clear();
+    }
+}
+
+impl State<'_> {
+    /// `‖r − P1‖₁ + ‖c − Pᵀ1‖₁` in kernel space, `P = diag(u) K diag(v)`
+    /// (one product for the rows; the columns were matched by the last half-sweep).
+    fn kernel_error(&self, ks: &mut KernelState) -> f64 {
+        let m = self.p.dims().1;
+        let (k, v) = (&ks.k, &ks.v);
+        ks.kv.par_iter_mut().enumerate().for_each(|(i, o)| {
+            *o = k[i * m..(i + 1) * m]
+                .iter()
+                .zip(v)
+                .map(|(a, b)| a * b)
+                .sum();
+        });
+        let er: f64 = self
+            .p
+            .r
+            .iter()
+            .zip(&ks.u)
+            .zip(&ks.kv)
+            .map(|((r, u), s)| (r - u * s).abs())
+            .sum();
+        let ec: f64 = self
+            .p
+            .c
+            .iter()
+            .zip(&ks.v)
+            .zip(&ks.ktu)
+            .map(|((c, v), s)| (c - v * s).abs())
+            .sum();
+        er + ec
+    }
+
+    /// One kernel-space sweep; `false` if it could not be done safely (the
+    /// caller then sweeps in the log domain).
+    fn kernel_sweep(&mut self, ks: &mut KernelState) -> bool {
+        let (n, m) = self.p.dims();
+        if ks.k.is_empty() {
+            match self.plan(&self.x, &self.y) {
+                Some((k, _, _)) => ks.k = k,
+                None => return false,
+            }
+            let threads = rayon::current_num_threads().max(1);
+            ks.partials = vec![vec![0.0; m]; threads];
+            ks.u = vec![1.0; n];
+            ks.v = vec![1.0; m];
+            ks.kv = vec![0.0; n];
+            ks.ktu = vec![0.0; m];
+        }
+        // One pass over K per sweep: while row i is in cache, u_i = r_i/(K v)_i
+        // and u_i·K[i, :] is added to this thread's partial Kᵀu.
+        let block = n.div_ceil(ks.partials.len());
+        let (k, v, r) = (&ks.k, &ks.v, &self.p.r);
+        let ok = ks
+            .partials
+            .par_iter_mut()
+            .zip(ks.u.par_chunks_mut(block))
+            .zip(ks.kv.par_chunks_mut(block))
+            .enumerate()
+            .map(|(b, ((acc, ub), kvb))| {
+                acc.fill(0.0);
+                let mut ok = true;
+                for (t, (u, kvi)) in ub.iter_mut().zip(kvb.iter_mut()).enumerate() {
+                    let i = b * block + t;
+                    let row = &k[i * m..(i + 1) * m];
+                    let s: f64 = row.iter().zip(v).map(|(a, c)| a * c).sum();
+                    *kvi = s;
+                    ok &= s > 0.0 && s.is_finite();
+                    *u = r[i] / s;
+                    for (o, a) in acc.iter_mut().zip(row) {
+                        *o += a * *u;
+                    }
+                }
+                ok
+            })
+            .reduce(|| true, |a, b| a && b);
+        if !ok {
+            ks.k.clear();
+            ks.u.fill(1.0);
+            ks.v.fill(1.0);
+            return false;
+        }
+        ks.ktu.fill(0.0);
+        for acc in &ks.partials {
+            for (o, a) in ks.ktu.iter_mut().zip(acc) {
+                *o += a;
+            }
+        }
+        if ks.ktu.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
+            ks.k.clear();
+            ks.u.fill(1.0);
+            ks.v.fill(1.0);
+            return false;
+        }
+        for ((v, c), s) in ks.v.iter_mut().zip(&self.p.c).zip(&ks.ktu) {
+            *v = c / s;
+        }
+        let out_of_range = |w: &f64| *w > ABSORB || *w < 1.0 / ABSORB;
+        if ks.u.iter().any(out_of_range) || ks.v.iter().any(out_of_range) {
+            ks.absorb(self);
+        }
+        true
+    }
+}
+
 /// Log-domain Sinkhorn: alternating exact maximisation of the dual in closed
 /// log-sum-exp form. Never forms `exp(−C/ε)`, so tiny `ε` is safe. Optional
 /// warm start from potentials `(x, y)` on the kept bins' input indices.
@@ -353,11 +506,28 @@ pub fn sinkhorn(
     }
     let mut history = Vec::new();
     let mut it = 0;
+    let mut kernel = KernelState::default();
     while it < params.max_iters {
-        st.sweep();
+        // Kernel-space iteration (Schmitzer 2019, "Stabilized sparse scaling
+        // algorithms for entropy regularized transport problems"): with the
+        // stabilised kernel K_ij = exp((x_i + y_j − C_ij)/ε − 1), a sweep is
+        // u = r / (K v), v = c / (Kᵀ u) — two products, no exponentials. When
+        // u or v leave [1/ABSORB, ABSORB] they are absorbed into (x, y) and K
+        // is rebuilt; when K v or Kᵀ u underflow (tiny ε far from the optimum)
+        // the sweep falls back to the log domain.
+        let used_kernel =
+            params.method == SinkhornMethod::Auto && it > 0 && st.kernel_sweep(&mut kernel);
+        if !used_kernel {
+            kernel.absorb(&mut st);
+            st.sweep();
+        }
         it += 1;
         let check = it % params.check_every == 0 || it == params.max_iters;
-        let err = if check { st.marginal_error() } else { f64::NAN };
+        let err = match (check, kernel.k.is_empty()) {
+            (false, _) => f64::NAN,
+            (true, false) => st.kernel_error(&mut kernel),
+            (true, true) => st.marginal_error(),
+        };
         history.push(OtRecord {
             iteration: it,
             stage: Stage::Sinkhorn,
@@ -371,6 +541,7 @@ pub fn sinkhorn(
             break;
         }
     }
+    kernel.absorb(&mut st);
     st.report(history, (it, 0), params.tol, start)
 }
 

@@ -134,6 +134,7 @@ fn hessian_vector_product_matches_finite_differences_and_kills_the_gauge() {
             max_iters: 5,
             check_every: 5,
             tol: 1e-30,
+            ..Default::default()
         },
         None,
     )
