@@ -85,7 +85,7 @@ pub fn crates() -> Vec<CrateInfo> {
         CrateInfo {
             name: "sinkhorn-newton",
             enabled: cfg!(feature = "sinkhorn-newton"),
-            about: "log-domain Sinkhorn, Sinkhorn-Newton-Sparse (Tang et al., ICLR 2024) [core in progress]",
+            about: "log-domain Sinkhorn, Sinkhorn-Newton-Sparse (Tang et al., ICLR 2024) ",
         },
         CrateInfo {
             name: "optimizers",

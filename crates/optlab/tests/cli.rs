@@ -298,7 +298,7 @@ fn tour_runs_and_every_check_holds() {
 
 #[test]
 fn scaffold_subcommands_say_so() {
-    let o = optlab(&["ot", "--cost", "C.npy"]);
+    let o = optlab(&["optimize"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("not available yet"));
 }
@@ -445,4 +445,174 @@ fn linsolve_ic0_matches_direct_solve_and_rejects_indefinite() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("positive definite"), "{}", stderr(&o));
+}
+
+#[test]
+fn ot_json_contract_and_pot_agreement() {
+    let fx = |n: &str| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../sinkhorn-newton/tests/fixtures")
+            .join(n)
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let plan_out = tmp("plan.npy");
+    for method in ["sinkhorn", "sns", "newton-dense"] {
+        let o = optlab(&[
+            "ot",
+            "--cost",
+            &fx("clouds_M.npy"),
+            "--a",
+            &fx("clouds_a.npy"),
+            "--b",
+            &fx("clouds_b.npy"),
+            "--reg",
+            "0.1",
+            "--method",
+            method,
+            "--tol",
+            "1e-13",
+            "--plan-out",
+            plan_out.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(o.status.success(), "{method}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        for key in [
+            "method",
+            "n",
+            "m",
+            "reg",
+            "iterations",
+            "sinkhorn_iterations",
+            "newton_iterations",
+            "seconds",
+            "cost",
+            "objective",
+            "marginal_error",
+            "history",
+        ] {
+            assert!(v.get(key).is_some(), "JSON key {key}");
+        }
+        assert_eq!((v["n"].as_u64(), v["m"].as_u64()), (Some(40), Some(30)));
+        assert_eq!(v["method"], method);
+        let pot_cost = read_npy_col(fx("clouds_cost.npy")).unwrap()[0];
+        assert!((v["cost"].as_f64().unwrap() - pot_cost).abs() < 1e-8 * pot_cost);
+        let plan = linalg_core::io::read_npy_mat(&plan_out).unwrap();
+        let pot = linalg_core::io::read_npy_mat(fx("clouds_plan.npy")).unwrap();
+        assert!((&plan - &pot).norm_l2() < 1e-8 * pot.norm_l2());
+    }
+    // --eta is the reciprocal of --reg.
+    let a = optlab(&[
+        "ot",
+        "--cost",
+        &fx("assign_M.npy"),
+        "--eta",
+        "20",
+        "--method",
+        "sinkhorn",
+        "--json",
+    ]);
+    let b = optlab(&[
+        "ot",
+        "--cost",
+        &fx("assign_M.npy"),
+        "--reg",
+        "0.05",
+        "--method",
+        "sinkhorn",
+        "--json",
+    ]);
+    let (va, vb): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_slice(&a.stdout).unwrap(),
+        serde_json::from_slice(&b.stdout).unwrap(),
+    );
+    assert_eq!(va["cost"], vb["cost"]);
+}
+
+#[test]
+fn ot_point_clouds_and_bad_input() {
+    let x = tmp("X.npy");
+    let y = tmp("Y.npy");
+    linalg_core::io::write_npy_mat(
+        &x,
+        linalg_core::faer::Mat::from_fn(5, 2, |i, j| (i + j) as f64 * 0.1).as_ref(),
+        NpyDtype::F64,
+    )
+    .unwrap();
+    linalg_core::io::write_npy_mat(
+        &y,
+        linalg_core::faer::Mat::from_fn(4, 2, |i, j| (i * j) as f64 * 0.2).as_ref(),
+        NpyDtype::F64,
+    )
+    .unwrap();
+    let o = optlab(&[
+        "ot",
+        "--x",
+        x.to_str().unwrap(),
+        "--y",
+        y.to_str().unwrap(),
+        "--metric",
+        "euclidean",
+        "--reg",
+        "0.05",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((v["n"].as_u64(), v["m"].as_u64()), (Some(5), Some(4)));
+    // ε ≤ 0, a negative marginal, a marginal of the wrong length: exit 2.
+    let o = optlab(&[
+        "ot",
+        "--x",
+        x.to_str().unwrap(),
+        "--y",
+        y.to_str().unwrap(),
+        "--reg",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let neg = tmp("neg.npy");
+    write_npy_col(
+        &neg,
+        Col::from_fn(5, |i| if i == 0 { -0.2 } else { 0.3 }).as_ref(),
+        NpyDtype::F64,
+    )
+    .unwrap();
+    let o = optlab(&[
+        "ot",
+        "--x",
+        x.to_str().unwrap(),
+        "--y",
+        y.to_str().unwrap(),
+        "--a",
+        neg.to_str().unwrap(),
+        "--reg",
+        "0.1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("invalid entry"), "{}", stderr(&o));
+    let short = tmp("short_a.npy");
+    write_npy_col(
+        &short,
+        Col::from_fn(3, |_| 1.0 / 3.0).as_ref(),
+        NpyDtype::F64,
+    )
+    .unwrap();
+    let o = optlab(&[
+        "ot",
+        "--x",
+        x.to_str().unwrap(),
+        "--y",
+        y.to_str().unwrap(),
+        "--a",
+        short.to_str().unwrap(),
+        "--reg",
+        "0.1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    // Neither --reg nor --eta: a usage error (clap exits 2 too).
+    let o = optlab(&["ot", "--x", x.to_str().unwrap(), "--y", y.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
 }

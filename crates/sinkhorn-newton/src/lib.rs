@@ -6,10 +6,9 @@
 //! Koshy Thekumparampil, Tesi Xiao, Lexing Ying. Accelerating Sinkhorn
 //! Algorithm with Sparse Newton Iterations. ICLR 2024. arXiv:2401.12253.
 //!
-//! **Status:** core in progress — problem validation, log-domain Sinkhorn,
-//! SNS and dense Newton, checked against POT. Still to come: the stabilised
-//! kernel-space iteration, ε-scaling, image/point-cloud cost builders, the
-//! `optlab ot` command, benches and the README table.
+//! **Status:** problem validation, Sinkhorn (kernel-space with log-domain
+//! absorption, or log-domain), SNS, dense Newton and cost builders, checked
+//! against POT. Still to come: ε-scaling, benches and the README table.
 //!
 //! Regularisation convention: POT's `reg = ε`; the paper's `η = 1/ε`.
 //!
@@ -26,6 +25,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cost;
 pub mod problem;
 pub mod solver;
 

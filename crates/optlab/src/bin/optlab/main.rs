@@ -6,6 +6,7 @@
 
 mod info;
 mod linsolve;
+mod ot;
 mod poisson;
 mod tour;
 
@@ -32,8 +33,8 @@ enum Command {
     Tour(tour::Args),
     /// Pressure Poisson systems of fluid scenes and their solvers (deep-cg).
     Poisson(poisson::Args),
-    /// Entropic optimal transport (sinkhorn-newton) [not yet available].
-    Ot(Pending),
+    /// Entropic optimal transport: Sinkhorn and Sinkhorn-Newton-Sparse (sinkhorn-newton).
+    Ot(ot::Args),
     /// Unconstrained optimisation: diffGrad, gradient-regularised Newton (optimizers) [not yet available].
     Optimize(Pending),
     /// Bilevel optimisation by penalty methods (bilevel-penalty) [not yet available].
@@ -74,7 +75,7 @@ fn main() -> ExitCode {
         Command::Linsolve(a) => linsolve::run(&a),
         Command::Tour(a) => tour::run(&a),
         Command::Poisson(a) => poisson::run(&a),
-        Command::Ot(_) => pending("ot", "sinkhorn-newton"),
+        Command::Ot(a) => ot::run(&a),
         Command::Optimize(_) => pending("optimize", "optimizers"),
         Command::Bilevel(_) => pending("bilevel", "bilevel-penalty"),
         Command::Relu(_) => pending("relu", "relu-convex-admm"),

@@ -1,0 +1,206 @@
+//! `optlab ot`: entropic optimal transport (sinkhorn-newton).
+
+use std::path::PathBuf;
+
+use linalg_core::faer::Col;
+use linalg_core::io::{NpyDtype, read_npy_col, read_npy_mat, write_npy_mat};
+use serde_json::json;
+use sinkhorn_newton::{
+    OtProblem, SinkhornParams, SnsParams, Stage, cost, newton_dense, sinkhorn, sns,
+};
+
+use crate::{Failure, print_json};
+
+/// Solver choice of `optlab ot`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// Log-domain / stabilised kernel-space Sinkhorn.
+    Sinkhorn,
+    /// Sinkhorn-Newton-Sparse.
+    Sns,
+    /// Newton with the dense Hessian (small problems).
+    NewtonDense,
+}
+
+/// Ground metric for point clouds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Metric {
+    /// ‖x − y‖² (W2).
+    Sqeuclidean,
+    /// ‖x − y‖ (W1).
+    Euclidean,
+}
+
+/// Arguments of `optlab ot`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("problem").required(true).args(["cost", "x"])))]
+#[command(group(clap::ArgGroup::new("regularisation").required(true).args(["reg", "eta"])))]
+pub struct Args {
+    /// Cost matrix C (n × m) as a 2-D NPY file.
+    #[arg(long, value_name = "C.npy")]
+    cost: Option<PathBuf>,
+    /// Source points (n × d) as a 2-D NPY file; needs --y.
+    #[arg(long, value_name = "X.npy", requires = "y")]
+    x: Option<PathBuf>,
+    /// Target points (m × d) as a 2-D NPY file.
+    #[arg(long, value_name = "Y.npy", requires = "x")]
+    y: Option<PathBuf>,
+    /// Ground metric between points.
+    #[arg(long, value_enum, default_value_t = Metric::Sqeuclidean)]
+    metric: Metric,
+    /// Source marginal (length n; default uniform).
+    #[arg(long, value_name = "a.npy")]
+    a: Option<PathBuf>,
+    /// Target marginal (length m; default uniform).
+    #[arg(long, value_name = "b.npy")]
+    b: Option<PathBuf>,
+    /// Regularisation ε (POT's `reg`).
+    #[arg(long)]
+    reg: Option<f64>,
+    /// The paper's η = 1/ε.
+    #[arg(long)]
+    eta: Option<f64>,
+    /// Solver.
+    #[arg(long, value_enum, default_value_t = Method::Sns)]
+    method: Method,
+    /// Stop when ‖r − P1‖₁ + ‖c − Pᵀ1‖₁ < tol.
+    #[arg(long, default_value_t = 1e-9)]
+    tol: f64,
+    /// Iteration limit (Sinkhorn sweeps, or Newton steps for sns/newton-dense).
+    #[arg(long)]
+    max_iters: Option<usize>,
+    /// Write the plan (n × m, float64) to this NPY file.
+    #[arg(long, value_name = "P.npy")]
+    plan_out: Option<PathBuf>,
+    /// Print one JSON object instead of the summary.
+    #[arg(long)]
+    json: bool,
+}
+
+fn bad(e: impl std::fmt::Display) -> Failure {
+    Failure::BadInput(e.to_string())
+}
+
+fn in_file(path: &std::path::Path) -> impl Fn(sinkhorn_newton::Error) -> Failure + '_ {
+    move |e| Failure::BadInput(format!("{}: {e}", path.display()))
+}
+
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let reg = match (args.reg, args.eta) {
+        (Some(r), _) => r,
+        (None, Some(e)) if e.is_finite() && e > 0.0 => 1.0 / e,
+        (None, Some(e)) => {
+            return Err(Failure::BadInput(format!(
+                "--eta must be finite and > 0, got {e}"
+            )));
+        }
+        (None, None) => return Err(Failure::BadInput("give --reg or --eta".into())),
+    };
+    let c = match (&args.cost, &args.x, &args.y) {
+        (Some(p), _, _) => read_npy_mat(p).map_err(bad)?,
+        (None, Some(px), Some(py)) => {
+            let (x, y) = (
+                read_npy_mat(px).map_err(bad)?,
+                read_npy_mat(py).map_err(bad)?,
+            );
+            match args.metric {
+                Metric::Sqeuclidean => cost::sqeuclidean(x.as_ref(), y.as_ref()),
+                Metric::Euclidean => cost::euclidean(x.as_ref(), y.as_ref()),
+            }
+            .map_err(in_file(px))?
+        }
+        _ => return Err(Failure::BadInput("give --cost, or --x and --y".into())),
+    };
+    let (n, m) = (c.nrows(), c.ncols());
+    let marginal = |p: &Option<PathBuf>, len: usize| -> Result<Col<f64>, Failure> {
+        match p {
+            Some(p) => read_npy_col(p).map_err(bad),
+            None if len > 0 => Ok(OtProblem::uniform(len)),
+            None => Err(Failure::BadInput("the cost matrix is empty".into())),
+        }
+    };
+    let (a, b) = (marginal(&args.a, n)?, marginal(&args.b, m)?);
+    let problem = OtProblem::new(a.as_ref(), b.as_ref(), c.as_ref(), reg).map_err(bad)?;
+    let rep = match args.method {
+        Method::Sinkhorn => {
+            let mut p = SinkhornParams {
+                tol: args.tol,
+                ..Default::default()
+            };
+            if let Some(k) = args.max_iters {
+                p.max_iters = k;
+            }
+            sinkhorn(&problem, &p, None)
+        }
+        Method::Sns | Method::NewtonDense => {
+            let mut p = SnsParams {
+                tol: args.tol,
+                ..Default::default()
+            };
+            if let Some(k) = args.max_iters {
+                p.max_newton_iters = k;
+            }
+            if args.method == Method::Sns {
+                sns(&problem, &p)
+            } else {
+                newton_dense(&problem, &p)
+            }
+        }
+    }
+    .map_err(bad)?;
+    if let Some(p) = &args.plan_out {
+        write_npy_mat(p, rep.plan.as_ref(), NpyDtype::F64).map_err(bad)?;
+    }
+    let method = match args.method {
+        Method::Sinkhorn => "sinkhorn",
+        Method::Sns => "sns",
+        Method::NewtonDense => "newton-dense",
+    };
+    if args.json {
+        print_json(&json!({
+            "method": method,
+            "n": n,
+            "m": m,
+            "reg": reg,
+            "eta": 1.0 / reg,
+            "iterations": rep.iterations,
+            "sinkhorn_iterations": rep.sinkhorn_iterations,
+            "newton_iterations": rep.newton_iterations,
+            "seconds": rep.elapsed.as_secs_f64(),
+            "cost": rep.cost,
+            "objective": rep.objective,
+            "marginal_error": rep.marginal_error,
+            "converged": rep.converged,
+            "history": rep.history.iter().map(|h| json!({
+                "iteration": h.iteration,
+                "stage": if h.stage == Stage::Newton { "newton" } else { "sinkhorn" },
+                "marginal_error": if h.marginal_error.is_finite() { json!(h.marginal_error) } else { json!(null) },
+                "seconds": h.seconds,
+            })).collect::<Vec<_>>(),
+        }));
+    } else {
+        println!(
+            "problem           {n} × {m}, ε = {reg:e} (η = {:.6})",
+            1.0 / reg
+        );
+        println!("method            {method}");
+        println!(
+            "iterations        {} ({} Sinkhorn + {} Newton)",
+            rep.iterations, rep.sinkhorn_iterations, rep.newton_iterations
+        );
+        println!("marginal error    {:.3e}", rep.marginal_error);
+        println!("cost ⟨C, P⟩       {:.12e}", rep.cost);
+        println!("objective         {:.12e}", rep.objective);
+        println!(
+            "time              {:.1} ms",
+            rep.elapsed.as_secs_f64() * 1e3
+        );
+    }
+    if !rep.converged {
+        return Err(Failure::Solver(format!(
+            "{method} did not reach marginal error {:.1e} (got {:.3e})",
+            args.tol, rep.marginal_error
+        )));
+    }
+    Ok(())
+}
