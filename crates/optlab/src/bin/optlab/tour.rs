@@ -146,7 +146,47 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         });
     }
 
-    // 5. The embedded datasets.
+    // 5. sinkhorn-newton: SNS against Sinkhorn on a random assignment problem.
+    {
+        use sinkhorn_newton::{OtProblem, SnsParams, newton_dense, sns};
+        let n = 300;
+        // Deterministic pseudo-random costs in [0, 1) (splitmix64): the
+        // paper's random assignment problem at its η = 1200.
+        let splitmix = |k: u64| {
+            let mut z = k.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let c = linalg_core::faer::Mat::from_fn(n, n, |i, j| splitmix((i * n + j) as u64));
+        let r = OtProblem::uniform(n);
+        let p = OtProblem::new(r.as_ref(), r.as_ref(), c.as_ref(), 1.0 / 1200.0)
+            .map_err(|e| Failure::Solver(e.to_string()))?;
+        let t = Instant::now();
+        let newton = sns(&p, &SnsParams::default()).map_err(|e| Failure::Solver(e.to_string()))?;
+        let secs = t.elapsed().as_secs_f64();
+        // Reference: Newton with the dense Hessian (every entry of P kept).
+        let dense =
+            newton_dense(&p, &SnsParams::default()).map_err(|e| Failure::Solver(e.to_string()))?;
+        let diff = (newton.cost - dense.cost).abs() / dense.cost;
+        rows.push(Row {
+            krate: "sinkhorn-newton",
+            problem: format!("random assignment n = {n}, η = 1200"),
+            method: "sns",
+            result: format!(
+                "{} Sinkhorn + {} Newton iterations",
+                newton.sinkhorn_iterations, newton.newton_iterations
+            ),
+            check: format!(
+                "cost vs dense Newton {diff:.1e}, marginals {:.0e}",
+                newton.marginal_error
+            ),
+            ok: newton.converged && dense.converged && diff < 1e-8,
+            seconds: secs,
+        });
+    }
+
+    // 6. The embedded datasets.
     let t = Instant::now();
     let shapes: Vec<String> = datasets::NAMES
         .iter()
@@ -163,7 +203,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         seconds: t.elapsed().as_secs_f64(),
     });
 
-    for c in optlab::crates().into_iter().skip(3) {
+    for c in optlab::crates().into_iter().skip(4) {
         rows.push(Row {
             krate: c.name,
             problem: "—".into(),
