@@ -24,7 +24,9 @@ use linalg_core::faer;
 use rayon::prelude::*;
 
 use crate::grid::{CellKind, Grid};
-use crate::poisson::{PoissonSystem, Stencil, for_each_col};
+use linalg_core::op::for_each_col;
+
+use crate::poisson::{PoissonSystem, Stencil};
 
 /// Multigrid parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]

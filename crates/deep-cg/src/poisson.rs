@@ -10,6 +10,8 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 
+use linalg_core::op::for_each_col;
+
 use crate::grid::{CellKind, Grid, Regions};
 use crate::{Error, Result};
 
@@ -224,43 +226,6 @@ impl Stencil {
             .map_err(|e| Error::Numerical(format!("assembling the Poisson matrix: {e:?}")))
     }
 }
-
-/// A column as a contiguous slice, if it is one.
-pub(crate) fn col_slice<'a>(m: &'a MatRef<'_, f64>, j: usize) -> Option<&'a [f64]> {
-    m.col(j).try_as_col_major().map(|c| c.as_slice())
-}
-
-/// Applies a slice kernel column by column, copying through a temporary only
-/// when faer hands us non-contiguous columns (it does not in CG).
-pub(crate) fn for_each_col(
-    mut out: MatMut<'_, f64>,
-    rhs: MatRef<'_, f64>,
-    mut f: impl FnMut(&mut [f64], &[f64]),
-) {
-    for j in 0..rhs.ncols() {
-        let x_owned;
-        let x = match col_slice(&rhs, j) {
-            Some(s) => s,
-            None => {
-                x_owned = rhs.col(j).iter().copied().collect::<Vec<f64>>();
-                &x_owned
-            }
-        };
-        let mut col = out.rb_mut().col_mut(j);
-        match col.rb_mut().try_as_col_major_mut() {
-            Some(o) => f(o.as_slice_mut(), x),
-            None => {
-                let mut tmp = vec![0.0; x.len()];
-                f(&mut tmp, x);
-                for (dst, v) in col.iter_mut().zip(tmp) {
-                    *dst = v;
-                }
-            }
-        }
-    }
-}
-
-use faer::reborrow::ReborrowMut;
 
 /// The pressure Poisson system of a scene: grid, stencil and fluid regions.
 ///

@@ -12,7 +12,9 @@ use linalg_core::{Control, Termination, faer};
 
 use crate::grid::Regions;
 use crate::multigrid::{Multigrid, MultigridParams};
-use crate::poisson::{PoissonSystem, for_each_col};
+use linalg_core::op::for_each_col;
+
+use crate::poisson::PoissonSystem;
 use crate::{Error, Result};
 
 /// A solver for the Poisson systems.
