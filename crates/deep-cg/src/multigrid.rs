@@ -53,6 +53,8 @@ impl Default for MultigridParams {
 #[derive(Debug, Clone)]
 pub struct Multigrid {
     levels: Vec<Stencil>,
+    /// Per level `ℓ < L`: the trilinear axis table from level ℓ to ℓ + 1.
+    axes: Vec<AxisTable>,
     regions: crate::grid::Regions,
     params: MultigridParams,
 }
@@ -98,8 +100,13 @@ impl Multigrid {
             scale /= 4.0;
             levels.push(Stencil::new(&grid, scale));
         }
+        let axes = levels
+            .windows(2)
+            .map(|w| axis_table(w[0].n, w[1].n))
+            .collect();
         Self {
             levels,
+            axes,
             regions: system.regions().clone(),
             params,
         }
@@ -111,8 +118,10 @@ impl Multigrid {
     }
 
     fn scratch_len(&self) -> usize {
-        // Per level: solution, right-hand side, residual.
-        self.levels.iter().map(|l| 3 * l.n * l.n * l.n).sum()
+        // Fine right-hand side; per finer level its residual; per coarser level
+        // its right-hand side and solution.
+        let size = |l: &Stencil| l.n * l.n * l.n;
+        size(&self.levels[0]) + self.levels.iter().map(|l| 3 * size(l)).sum::<usize>()
     }
 
     /// Gauss–Seidel update of one cell (any neighbour pattern).
@@ -182,9 +191,8 @@ impl Multigrid {
     }
 
     /// `bc = Pᵀ r / 8` (restriction), zero on non-fluid coarse cells.
-    fn restrict(fine: &Stencil, coarse: &Stencil, r: &[f64], bc: &mut [f64]) {
+    fn restrict(fine: &Stencil, coarse: &Stencil, ax: &AxisTable, r: &[f64], bc: &mut [f64]) {
         let (n, nc) = (fine.n, coarse.n);
-        let ax = axis_table(n, nc);
         bc.fill(0.0);
         for k in 0..n {
             let (kz, wz) = ax[k];
@@ -218,9 +226,8 @@ impl Multigrid {
 
     /// `x += P xc` on fluid fine cells (trilinear, cell-centred), in parallel
     /// over fine z-slabs (each slab writes only its own cells).
-    fn prolong_add(fine: &Stencil, coarse: &Stencil, xc: &[f64], x: &mut [f64]) {
+    fn prolong_add(fine: &Stencil, coarse: &Stencil, ax: &AxisTable, xc: &[f64], x: &mut [f64]) {
         let (n, nc) = (fine.n, coarse.n);
-        let ax = axis_table(n, nc);
         x.par_chunks_mut(n * n).enumerate().for_each(|(k, slab)| {
             let (kz, wz) = ax[k];
             for j in 0..n {
@@ -252,73 +259,64 @@ impl Multigrid {
         });
     }
 
-    /// Applies one V-cycle: `z = M r`.
+    /// Applies one V-cycle: `z = M r`. `work` holds at least
+    /// `scratch_len()` values; nothing is allocated.
     pub fn vcycle(&self, z: &mut [f64], r: &[f64], work: &mut [f64]) {
-        let nl = self.levels.len();
-        // Carve per-level buffers (x, b, res) out of the scratch.
-        let mut bufs: Vec<(&mut [f64], &mut [f64], &mut [f64])> = Vec::with_capacity(nl);
-        let mut rest = work;
-        for l in &self.levels {
-            let m = l.n * l.n * l.n;
-            let (a, tail) = rest.split_at_mut(m);
-            let (b, tail) = tail.split_at_mut(m);
-            let (c, tail) = tail.split_at_mut(m);
-            bufs.push((a, b, c));
-            rest = tail;
-        }
+        let (b, rest) = work.split_at_mut(r.len());
         // Project the input as well as the output: M' = Π M Π stays symmetric
         // even for inputs with entries on non-fluid cells or a non-zero mean.
-        bufs[0].1.copy_from_slice(r);
-        self.regions.project(bufs[0].1);
-        // Down-stroke.
-        for li in 0..nl - 1 {
-            let l = &self.levels[li];
-            let (head, tail) = bufs.split_at_mut(li + 1);
-            let (x, b, res) = &mut head[li];
-            x.fill(0.0);
-            for _ in 0..self.params.sweeps {
-                Self::rb_half(l, x, b, 0);
-                Self::rb_half(l, x, b, 1);
-            }
-            l.apply_slices(res, x, Par::rayon(0));
-            for (rv, bv) in res.iter_mut().zip(b.iter()) {
-                *rv = bv - *rv;
-            }
-            Self::restrict(l, &self.levels[li + 1], res, tail[0].1);
-        }
-        // Coarsest level: symmetric sweeps.
-        {
-            let l = &self.levels[nl - 1];
-            let (x, b, _) = &mut bufs[nl - 1];
-            x.fill(0.0);
+        b.copy_from_slice(r);
+        self.regions.project(b);
+        self.cycle(0, z, b, rest);
+        self.regions.project(z);
+    }
+
+    /// The V-cycle from level `li` down: `x ≈ A_li⁻¹ b` (from `x = 0`), with
+    /// the coarser levels' buffers carved out of `work`.
+    fn cycle(&self, li: usize, x: &mut [f64], b: &[f64], work: &mut [f64]) {
+        let l = &self.levels[li];
+        x.fill(0.0);
+        if li + 1 == self.levels.len() {
+            // Coarsest level: symmetric sweeps.
             for _ in 0..self.params.coarse_sweeps {
                 Self::rb_half(l, x, b, 0);
                 Self::rb_half(l, x, b, 1);
                 Self::rb_half(l, x, b, 1);
                 Self::rb_half(l, x, b, 0);
             }
+            return;
         }
-        // Up-stroke.
-        for li in (0..nl - 1).rev() {
-            let l = &self.levels[li];
-            let (head, tail) = bufs.split_at_mut(li + 1);
-            let (x, b, _) = &mut head[li];
-            Self::prolong_add(l, &self.levels[li + 1], tail[0].0, x);
-            for _ in 0..self.params.sweeps {
-                Self::rb_half(l, x, b, 1);
-                Self::rb_half(l, x, b, 0);
-            }
+        for _ in 0..self.params.sweeps {
+            Self::rb_half(l, x, b, 0);
+            Self::rb_half(l, x, b, 1);
         }
-        z.copy_from_slice(bufs[0].0);
-        self.regions.project(z);
+        let coarse = &self.levels[li + 1];
+        let mc = coarse.n * coarse.n * coarse.n;
+        let (res, rest) = work.split_at_mut(x.len());
+        let (bc, rest) = rest.split_at_mut(mc);
+        let (xc, rest) = rest.split_at_mut(mc);
+        l.apply_slices(res, x, Par::rayon(0));
+        for (rv, bv) in res.iter_mut().zip(b) {
+            *rv = bv - *rv;
+        }
+        Self::restrict(l, coarse, &self.axes[li], res, bc);
+        self.cycle(li + 1, xc, bc, rest);
+        Self::prolong_add(l, coarse, &self.axes[li], xc, x);
+        for _ in 0..self.params.sweeps {
+            Self::rb_half(l, x, b, 1);
+            Self::rb_half(l, x, b, 0);
+        }
     }
 }
+
+/// One entry per fine index along an axis (see [`axis_table`]).
+type AxisTable = Vec<([usize; 2], [f64; 2])>;
 
 /// Per fine index `f` along one axis: the coarse parent and second-nearest
 /// coarse cell with weights 3/4 and 1/4 (cell-centred: fine cell `f` sits at
 /// `(f + 0.5)/2` in coarse units). Outside the coarse grid the second cell is
 /// replaced by the parent with weight 0, so the loops need no branches.
-fn axis_table(n: usize, nc: usize) -> Vec<([usize; 2], [f64; 2])> {
+fn axis_table(n: usize, nc: usize) -> AxisTable {
     (0..n)
         .map(|f| {
             let p = f / 2;
