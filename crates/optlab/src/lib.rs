@@ -66,48 +66,44 @@ pub struct CrateInfo {
 
 /// Every crate of the workspace, in dependency order, with its feature state.
 pub fn crates() -> Vec<CrateInfo> {
-    vec![
-        CrateInfo {
-            name: "linalg-core",
-            enabled: true,
-            about: "operators, Lanczos/Ritz, CG driver, Objective, Matrix Market/NPY I/O",
-        },
-        CrateInfo {
-            name: "datasets",
-            enabled: cfg!(feature = "datasets"),
-            about: "embedded breast cancer, digits, iris, wine; seeded generators",
-        },
-        CrateInfo {
-            name: "deep-cg",
-            enabled: cfg!(feature = "deep-cg"),
-            about: "fluid Poisson scenes; CG, Jacobi/IC(0)/multigrid PCG; DCDM (Kaneda et al., ICML 2023) to come",
-        },
-        CrateInfo {
-            name: "sinkhorn-newton",
-            enabled: cfg!(feature = "sinkhorn-newton"),
-            about: "log-domain Sinkhorn, Sinkhorn-Newton-Sparse (Tang et al., ICLR 2024) ",
-        },
-        CrateInfo {
-            name: "optimizers",
-            enabled: cfg!(feature = "optimizers"),
-            about: "diffGrad, gradient-regularised Newton (Dubey 2019; Semenov et al. 2025) [scaffold]",
-        },
-        CrateInfo {
-            name: "bilevel-penalty",
-            enabled: cfg!(feature = "bilevel-penalty"),
-            about: "penalty methods for bilevel problems (Kwon et al., ICLR 2024) [scaffold]",
-        },
-        CrateInfo {
-            name: "relu-convex-admm",
-            enabled: cfg!(feature = "relu-convex-admm"),
-            about: "convex two-layer ReLU training by ADMM (Bai et al., 2022) [scaffold]",
-        },
-        CrateInfo {
-            name: "hessian-tools",
-            enabled: cfg!(feature = "hessian-tools"),
-            about: "Hessian spectra, trace, bulk/outlier analysis (Sagun et al., 2017) [scaffold]",
-        },
+    // (name, feature enabled, about), in dependency order.
+    [
+        ("linalg-core", true, "operators, Lanczos/Ritz, CG driver, Objective, Matrix Market/NPY I/O"),
+        ("datasets", cfg!(feature = "datasets"), "embedded breast cancer, digits, iris, wine; seeded generators"),
+        (
+            "deep-cg",
+            cfg!(feature = "deep-cg"),
+            "fluid Poisson scenes; CG, Jacobi/IC(0)/multigrid PCG; DCDM (Kaneda et al., ICML 2023) to come",
+        ),
+        (
+            "sinkhorn-newton",
+            cfg!(feature = "sinkhorn-newton"),
+            "log-domain Sinkhorn, Sinkhorn-Newton-Sparse (Tang et al., ICLR 2024)",
+        ),
+        (
+            "optimizers",
+            cfg!(feature = "optimizers"),
+            "diffGrad, gradient-regularised Newton (Dubey 2019; Semenov et al. 2025) [scaffold]",
+        ),
+        (
+            "bilevel-penalty",
+            cfg!(feature = "bilevel-penalty"),
+            "penalty methods for bilevel problems (Kwon et al., ICLR 2024) [scaffold]",
+        ),
+        (
+            "relu-convex-admm",
+            cfg!(feature = "relu-convex-admm"),
+            "convex two-layer ReLU training by ADMM (Bai et al., 2022) [scaffold]",
+        ),
+        (
+            "hessian-tools",
+            cfg!(feature = "hessian-tools"),
+            "Hessian spectra, trace, bulk/outlier analysis (Sagun et al., 2017) [scaffold]",
+        ),
     ]
+    .into_iter()
+    .map(|(name, enabled, about)| CrateInfo { name, enabled, about })
+    .collect()
 }
 
 /// Compute backends compiled into this build.
