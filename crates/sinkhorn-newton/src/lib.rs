@@ -27,13 +27,14 @@
 
 pub mod cost;
 pub mod problem;
+pub mod problems;
 pub mod solver;
 
 pub use linalg_core::{Control, Termination};
 pub use problem::OtProblem;
 pub use solver::{
-    NegDual, OtRecord, OtReport, SinkhornMethod, SinkhornParams, SnsParams, Stage, newton_dense,
-    sinkhorn, sns,
+    EpsScaling, NegDual, OtRecord, OtReport, SinkhornMethod, SinkhornParams, SnsParams, Stage,
+    newton_dense, sinkhorn, sns,
 };
 
 /// Errors of `sinkhorn-newton`.

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use linalg_core::cg::{Cg, CgParams};
+use linalg_core::faer::sparse::{SparseColMat, Triplet};
 use linalg_core::faer::{Col, ColMut, ColRef, Mat};
 use linalg_core::op::FnOp;
 use linalg_core::{Control, Termination};
@@ -68,6 +69,32 @@ pub struct OtReport {
     pub elapsed: Duration,
 }
 
+impl OtReport {
+    /// The plan's entries `> threshold` as a sparse matrix (compressed
+    /// columns); `threshold = 0` keeps every entry that did not underflow.
+    pub fn sparse_plan(&self, threshold: f64) -> Result<SparseColMat<usize, f64>> {
+        if !(threshold.is_finite() && threshold >= 0.0) {
+            return Err(Error::InvalidParameter {
+                name: "threshold",
+                reason: format!("must be finite and ≥ 0, got {threshold}"),
+            });
+        }
+        let (n, m) = (self.plan.nrows(), self.plan.ncols());
+        let mut triplets = Vec::new();
+        for j in 0..m {
+            for (i, &v) in self.plan.col(j).iter().enumerate() {
+                if v > threshold {
+                    triplets.push(Triplet::new(i, j, v));
+                }
+            }
+        }
+        SparseColMat::try_new_from_triplets(n, m, &triplets).map_err(|e| Error::InvalidParameter {
+            name: "threshold",
+            reason: format!("sparse plan: {e:?}"),
+        })
+    }
+}
+
 /// How [`sinkhorn`] iterates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SinkhornMethod {
@@ -91,6 +118,9 @@ pub struct SinkhornParams {
     pub check_every: usize,
     /// Kernel-space with absorption (`Auto`) or log-domain only (`Log`).
     pub method: SinkhornMethod,
+    /// ε-scaling (continuation): solve a sequence of larger regularisations
+    /// first, each warm-starting the next (default off).
+    pub eps_scaling: Option<EpsScaling>,
 }
 
 impl Default for SinkhornParams {
@@ -100,7 +130,57 @@ impl Default for SinkhornParams {
             max_iters: 100_000,
             check_every: 10,
             method: SinkhornMethod::Auto,
+            eps_scaling: None,
         }
+    }
+}
+
+/// An ε-scaling schedule: `ε_k = max(ε, start·factor^k)`, `k = 0, 1, …`; every
+/// stage but the last runs to marginal error `stage_tol` (or `tol` if larger),
+/// and its potentials warm-start the next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpsScaling {
+    /// The first regularisation `ε_0` (absolute, same units as the cost).
+    pub start: f64,
+    /// The decay per stage, in `(0, 1)`.
+    pub factor: f64,
+    /// Marginal error at which an intermediate stage ends.
+    pub stage_tol: f64,
+}
+
+impl EpsScaling {
+    /// `start`, `factor`, and `stage_tol = 1e-3`.
+    pub fn new(start: f64, factor: f64) -> Self {
+        Self {
+            start,
+            factor,
+            stage_tol: 1e-3,
+        }
+    }
+
+    /// The regularisations of all stages, ending with `target`.
+    fn schedule(&self, target: f64) -> Result<Vec<f64>> {
+        if !(self.factor > 0.0 && self.factor < 1.0) {
+            return Err(Error::InvalidParameter {
+                name: "eps_scaling.factor",
+                reason: format!("must be in (0, 1), got {}", self.factor),
+            });
+        }
+        if !(self.start.is_finite() && self.start > 0.0) {
+            return Err(Error::InvalidParameter {
+                name: "eps_scaling.start",
+                reason: format!("must be finite and > 0, got {}", self.start),
+            });
+        }
+        check_tol(self.stage_tol)?;
+        let mut out = Vec::new();
+        let mut e = self.start;
+        while e > target {
+            out.push(e);
+            e *= self.factor;
+        }
+        out.push(target);
+        Ok(out)
     }
 }
 
@@ -124,6 +204,19 @@ pub struct SnsParams {
     pub shift_mu: f64,
     /// Relative tolerance of the inner CG solve (default 1e-10).
     pub cg_rtol: f64,
+    /// Double the keep-count (up to every entry) after a Newton step that
+    /// fails to halve the marginal error or whose line search fails
+    /// (default `true`; `false` is the paper's fixed sparsity).
+    pub adaptive_keep: bool,
+    /// Automatic switch: after the `sinkhorn_iters` sweeps, keep sweeping while
+    /// Sinkhorn still contracts the marginal error by at least this factor
+    /// per sweep (geometric mean over 10 sweeps), and switch to Newton once it
+    /// stalls (judged from the 11th sweep on); at most `max_sinkhorn_iters`
+    /// sweeps. `None` (default) switches
+    /// after exactly `sinkhorn_iters` sweeps, as Algorithm 1.
+    pub switch_ratio: Option<f64>,
+    /// Cap on the Sinkhorn stage when `switch_ratio` is set (default 10 000).
+    pub max_sinkhorn_iters: usize,
 }
 
 impl Default for SnsParams {
@@ -135,6 +228,9 @@ impl Default for SnsParams {
             keep: None,
             shift_mu: 0.0,
             cg_rtol: 1e-10,
+            adaptive_keep: true,
+            switch_ratio: None,
+            max_sinkhorn_iters: 10_000,
         }
     }
 }
@@ -171,6 +267,8 @@ fn lse_rows(a: &[f64], pot: &[f64], eps: f64, out: &mut [f64]) {
 /// State of a run: potentials and LSE scratch, allocated once.
 struct State<'p> {
     p: &'p OtProblem,
+    /// The regularisation in use (`p.reg`, or a larger one during ε-scaling).
+    eps: f64,
     x: Vec<f64>,
     y: Vec<f64>,
     lse_r: Vec<f64>,
@@ -182,6 +280,7 @@ impl<'p> State<'p> {
         let (n, m) = p.dims();
         Self {
             p,
+            eps: p.reg,
             x: vec![0.0; n],
             y: vec![0.0; m],
             lse_r: vec![0.0; n],
@@ -192,7 +291,7 @@ impl<'p> State<'p> {
     /// One sweep: the exact block maximisers in closed log-sum-exp form,
     /// `x_i = ε(log r_i + 1 − LSE_j((y_j − C_ij)/ε))`, then the same for `y`.
     fn sweep(&mut self) {
-        let eps = self.p.reg;
+        let eps = self.eps;
         lse_rows(&self.p.cost, &self.y, eps, &mut self.lse_r);
         for ((x, r), l) in self.x.iter_mut().zip(&self.p.r).zip(&self.lse_r) {
             *x = eps * (r.ln() + 1.0 - l);
@@ -205,7 +304,7 @@ impl<'p> State<'p> {
 
     /// `‖r − P1‖₁ + ‖c − Pᵀ1‖₁` from the current potentials.
     fn marginal_error(&mut self) -> f64 {
-        let eps = self.p.reg;
+        let eps = self.eps;
         lse_rows(&self.p.cost, &self.y, eps, &mut self.lse_r);
         lse_rows(&self.p.cost_t, &self.x, eps, &mut self.lse_c);
         let er: f64 = (0..self.x.len())
@@ -221,7 +320,7 @@ impl<'p> State<'p> {
     /// exponent exceeds the overflow guard. Also returns `Σ P`.
     fn plan(&self, x: &[f64], y: &[f64]) -> Option<(Vec<f64>, Vec<f64>, Vec<f64>)> {
         let (n, m) = self.p.dims();
-        let inv = 1.0 / self.p.reg;
+        let inv = 1.0 / self.eps;
         let mut plan = vec![0.0; n * m];
         let ok = plan
             .par_chunks_mut(m)
@@ -252,7 +351,7 @@ impl<'p> State<'p> {
     /// The concave dual `f = −ε Σ P + ⟨r, x⟩ + ⟨c, y⟩` from row sums.
     fn dual(&self, x: &[f64], y: &[f64], rows: &[f64]) -> f64 {
         let total: f64 = rows.iter().sum();
-        -self.p.reg * total
+        -self.eps * total
             + x.iter().zip(&self.p.r).map(|(a, b)| a * b).sum::<f64>()
             + y.iter().zip(&self.p.c).map(|(a, b)| a * b).sum::<f64>()
     }
@@ -282,7 +381,7 @@ impl<'p> State<'p> {
                 .zip(&cols)
                 .map(|(a, b)| (a - b).abs())
                 .sum::<f64>();
-        let eps = self.p.reg;
+        let eps = self.eps;
         let mut cost = 0.0;
         let mut entropy = 0.0;
         for i in 0..n {
@@ -357,7 +456,7 @@ impl KernelState {
         if self.k.is_empty() {
             return;
         }
-        let eps = st.p.reg;
+        let eps = st.eps;
         for (x, u) in st.x.iter_mut().zip(&self.u) {
             *x += eps * u.ln();
         }
@@ -504,41 +603,56 @@ pub fn sinkhorn(
             st.y[k] = y0[j];
         }
     }
+    let schedule = match params.eps_scaling {
+        Some(sc) => sc.schedule(problem.reg)?,
+        None => vec![problem.reg],
+    };
     let mut history = Vec::new();
     let mut it = 0;
     let mut kernel = KernelState::default();
-    while it < params.max_iters {
-        // Kernel-space iteration (Schmitzer 2019, "Stabilized sparse scaling
-        // algorithms for entropy regularized transport problems"): with the
-        // stabilised kernel K_ij = exp((x_i + y_j − C_ij)/ε − 1), a sweep is
-        // u = r / (K v), v = c / (Kᵀ u) — two products, no exponentials. When
-        // u or v leave [1/ABSORB, ABSORB] they are absorbed into (x, y) and K
-        // is rebuilt; when K v or Kᵀ u underflow (tiny ε far from the optimum)
-        // the sweep falls back to the log domain.
-        let used_kernel =
-            params.method == SinkhornMethod::Auto && it > 0 && st.kernel_sweep(&mut kernel);
-        if !used_kernel {
-            kernel.absorb(&mut st);
-            st.sweep();
-        }
-        it += 1;
-        let check = it % params.check_every == 0 || it == params.max_iters;
-        let err = match (check, kernel.k.is_empty()) {
-            (false, _) => f64::NAN,
-            (true, false) => st.kernel_error(&mut kernel),
-            (true, true) => st.marginal_error(),
+    for (stage, &eps) in schedule.iter().enumerate() {
+        let last = stage + 1 == schedule.len();
+        let stage_tol = match (last, params.eps_scaling) {
+            (false, Some(sc)) => sc.stage_tol.max(params.tol),
+            _ => params.tol,
         };
-        history.push(OtRecord {
-            iteration: it,
-            stage: Stage::Sinkhorn,
-            marginal_error: err,
-            seconds: start.elapsed().as_secs_f64(),
-        });
-        if err.is_nan() && check {
-            return Err(Error::NonFinite("potentials"));
-        }
-        if check && err < params.tol {
-            break;
+        // The kernel depends on ε: fold the scalings in with the old ε first.
+        kernel.absorb(&mut st);
+        st.eps = eps;
+        let first = it;
+        while it < params.max_iters {
+            // Kernel-space iteration (Schmitzer 2019, "Stabilized sparse scaling
+            // algorithms for entropy regularized transport problems"): with the
+            // stabilised kernel K_ij = exp((x_i + y_j − C_ij)/ε − 1), a sweep is
+            // u = r / (K v), v = c / (Kᵀ u) — two products, no exponentials. When
+            // u or v leave [1/ABSORB, ABSORB] they are absorbed into (x, y) and K
+            // is rebuilt; when K v or Kᵀ u underflow (tiny ε far from the optimum)
+            // the sweep falls back to the log domain.
+            let used_kernel =
+                params.method == SinkhornMethod::Auto && it > first && st.kernel_sweep(&mut kernel);
+            if !used_kernel {
+                kernel.absorb(&mut st);
+                st.sweep();
+            }
+            it += 1;
+            let check = (it - first) % params.check_every == 0 || it == params.max_iters;
+            let err = match (check, kernel.k.is_empty()) {
+                (false, _) => f64::NAN,
+                (true, false) => st.kernel_error(&mut kernel),
+                (true, true) => st.marginal_error(),
+            };
+            history.push(OtRecord {
+                iteration: it,
+                stage: Stage::Sinkhorn,
+                marginal_error: err,
+                seconds: start.elapsed().as_secs_f64(),
+            });
+            if err.is_nan() && check {
+                return Err(Error::NonFinite("potentials"));
+            }
+            if check && err < stage_tol {
+                break;
+            }
         }
     }
     kernel.absorb(&mut st);
@@ -682,6 +796,12 @@ pub fn sns(problem: &OtProblem, params: &SnsParams) -> Result<OtReport> {
     let start = Instant::now();
     let (n, m) = problem.dims();
     let keep = params.keep.unwrap_or(8 * n.max(m));
+    if keep == 0 {
+        return Err(Error::InvalidParameter {
+            name: "keep",
+            reason: "must be at least 1".into(),
+        });
+    }
     let eta = problem.eta();
     let mut st = State::new(problem);
     let mut history = Vec::new();
@@ -694,15 +814,42 @@ pub fn sns(problem: &OtProblem, params: &SnsParams) -> Result<OtReport> {
             seconds: start.elapsed().as_secs_f64(),
         })
     };
-    for _ in 0..params.sinkhorn_iters {
+    if let Some(rho) = params.switch_ratio
+        && !(rho > 0.0 && rho < 1.0)
+    {
+        return Err(Error::InvalidParameter {
+            name: "switch_ratio",
+            reason: format!("must be in (0, 1), got {rho}"),
+        });
+    }
+    let mut errs: Vec<f64> = Vec::new();
+    loop {
+        let more = match params.switch_ratio {
+            None => n_sink < params.sinkhorn_iters,
+            Some(rho) => {
+                n_sink < params.sinkhorn_iters
+                    || (n_sink < params.max_sinkhorn_iters
+                        && (errs.len() <= 10
+                            || (errs[errs.len() - 1] / errs[errs.len() - 11]).powf(0.1) < rho))
+            }
+        };
+        if !more {
+            break;
+        }
         st.sweep();
         n_sink += 1;
         let err = st.marginal_error();
+        errs.push(err);
         record(&mut history, Stage::Sinkhorn, err, n_sink);
+        if !err.is_finite() {
+            return Err(Error::NonFinite("potentials"));
+        }
         if err < params.tol {
             return st.report(history, (n_sink, 0), params.tol, start);
         }
     }
+    let full = n * m;
+    let mut keep = keep.min(full);
     let cg = Cg::new(CgParams::new().rtol(params.cg_rtol).max_iters(4 * (n + m)))?;
     let mut dir = vec![0.0; n + m];
     while n_newton < params.max_newton_iters {
@@ -785,6 +932,12 @@ pub fn sns(problem: &OtProblem, params: &SnsParams) -> Result<OtReport> {
                     alpha *= 0.5;
                 }
             }
+        }
+        // Adaptive sparsity: a Newton step that does not at least halve the
+        // error means the sparsified Hessian is too coarse here (structured
+        // costs, non-unique plans); keep twice as many entries from now on.
+        if params.adaptive_keep && accepted.is_none_or(|e1| e1 > 0.5 * err) {
+            keep = (2 * keep).min(full);
         }
         match accepted {
             Some(e1) => {

@@ -308,3 +308,165 @@ fn bad_input_is_rejected() {
         Err(Error::Shape { .. })
     ));
 }
+
+/// The cyclic "hash" cost on which the paper's fixed 8n sparsity stalls.
+fn hash_problem(n: usize) -> OtProblem {
+    let cost = Mat::from_fn(n, n, |i, j| ((i * 7 + j * 13) % 17) as f64 / 17.0);
+    let r = OtProblem::uniform(n);
+    OtProblem::new(r.as_ref(), r.as_ref(), cost.as_ref(), 0.01).unwrap()
+}
+
+#[test]
+fn adaptive_keep_rescues_sns_where_fixed_sparsity_stalls() {
+    let p = hash_problem(300);
+    let fixed = sns(
+        &p,
+        &SnsParams {
+            adaptive_keep: false,
+            max_newton_iters: 60,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        fixed.marginal_error > 1e-6,
+        "fixed 8n sparsity was expected to stall here, reached {:e}",
+        fixed.marginal_error
+    );
+    let tight = SnsParams {
+        tol: 1e-12,
+        ..Default::default()
+    };
+    let adaptive = sns(&p, &tight).unwrap();
+    assert!(adaptive.converged, "{:e}", adaptive.marginal_error);
+    assert!(adaptive.newton_iterations <= 30);
+    // Sinkhorn is hopeless here (marginal error 4e-6 after 100 000 sweeps);
+    // the reference is Newton with the dense Hessian.
+    let dense = newton_dense(&p, &tight).unwrap();
+    assert!(dense.converged);
+    assert!((adaptive.cost - dense.cost).abs() < 1e-8 * dense.cost);
+}
+
+#[test]
+fn eps_scaling_reaches_the_same_plan_in_fewer_sweeps_on_w1_digits() {
+    let p = problems::digit_pair(0, 1, 1)
+        .unwrap()
+        .problem(1.0 / 1200.0)
+        .unwrap();
+    let plain = sinkhorn(&p, &SinkhornParams::default(), None).unwrap();
+    let scaled = sinkhorn(
+        &p,
+        &SinkhornParams {
+            eps_scaling: Some(EpsScaling::new(0.1, 0.5)),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    assert!(plain.converged && scaled.converged);
+    assert!((plain.cost - scaled.cost).abs() < 1e-8 * plain.cost);
+    assert!(
+        2 * scaled.iterations < plain.iterations,
+        "ε-scaling {} vs {} sweeps",
+        scaled.iterations,
+        plain.iterations
+    );
+    for bad in [EpsScaling::new(0.1, 1.0), EpsScaling::new(-1.0, 0.5)] {
+        let r = sinkhorn(
+            &p,
+            &SinkhornParams {
+                eps_scaling: Some(bad),
+                ..Default::default()
+            },
+            None,
+        );
+        assert!(matches!(r, Err(Error::InvalidParameter { .. })));
+    }
+}
+
+#[test]
+fn sns_on_digit_images_w2_and_w1() {
+    // W2: the paper's recipe (N1 = 20) works as is.
+    let w2 = problems::digit_pair(0, 1, 2)
+        .unwrap()
+        .problem(1.0 / 1200.0)
+        .unwrap();
+    let rep = sns(&w2, &SnsParams::default()).unwrap();
+    let dense = newton_dense(&w2, &SnsParams::default()).unwrap();
+    assert!(rep.converged && dense.converged);
+    assert!((rep.cost - dense.cost).abs() < 1e-8 * dense.cost);
+    // Zero-mass pixels were dropped and come back as zero rows.
+    let blank = (0..64)
+        .find(|&k| w2.rows().binary_search(&k).is_err())
+        .unwrap();
+    assert!(rep.plan.row(blank).iter().all(|v| *v == 0.0));
+    // W1 (non-unique LP solution): needs the shift μ‖g‖ (SSNS-style).
+    let w1 = problems::digit_pair(0, 1, 1)
+        .unwrap()
+        .problem(1.0 / 1200.0)
+        .unwrap();
+    let rep = sns(
+        &w1,
+        &SnsParams {
+            shift_mu: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let plain = sinkhorn(&w1, &SinkhornParams::default(), None).unwrap();
+    assert!(rep.converged && rep.newton_iterations < 100);
+    assert!((rep.cost - plain.cost).abs() < 1e-8 * plain.cost);
+}
+
+#[test]
+fn automatic_switch_stays_with_sinkhorn_while_it_contracts() {
+    let (r, c) = random_assignment(100, 4);
+    let p = OtProblem::new(r.as_ref(), r.as_ref(), c.as_ref(), 0.05).unwrap();
+    let base = SnsParams {
+        sinkhorn_iters: 3,
+        ..Default::default()
+    };
+    let fixed = sns(&p, &base).unwrap();
+    assert!(fixed.newton_iterations > 0);
+    let auto = sns(
+        &p,
+        &SnsParams {
+            switch_ratio: Some(0.9),
+            ..base
+        },
+    )
+    .unwrap();
+    assert!(auto.converged);
+    // Sinkhorn contracts by far more than 0.9 per sweep at ε = 0.05, so it
+    // finishes the job on its own.
+    assert_eq!(auto.newton_iterations, 0);
+    assert!((auto.cost - fixed.cost).abs() < 1e-8 * fixed.cost);
+    let bad = sns(
+        &p,
+        &SnsParams {
+            switch_ratio: Some(1.5),
+            ..base
+        },
+    );
+    assert!(matches!(bad, Err(Error::InvalidParameter { .. })));
+}
+
+#[test]
+fn sparse_plan_keeps_exactly_the_entries_above_the_threshold() {
+    let p = hash_problem(40);
+    let rep = sns(&p, &SnsParams::default()).unwrap();
+    let t = 1e-6;
+    let sp = rep.sparse_plan(t).unwrap();
+    let dense_count = (0..40)
+        .map(|j| rep.plan.col(j).iter().filter(|v| **v > t).count())
+        .sum::<usize>();
+    assert_eq!(sp.compute_nnz(), dense_count);
+    let back = sp.to_dense();
+    for j in 0..40 {
+        for i in 0..40 {
+            let v = rep.plan[(i, j)];
+            assert_eq!(back[(i, j)], if v > t { v } else { 0.0 });
+        }
+    }
+    assert!(rep.sparse_plan(f64::NAN).is_err());
+}

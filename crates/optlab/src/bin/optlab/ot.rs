@@ -6,7 +6,8 @@ use linalg_core::faer::Col;
 use linalg_core::io::{NpyDtype, read_npy_col, read_npy_mat, write_npy_mat};
 use serde_json::json;
 use sinkhorn_newton::{
-    OtProblem, SinkhornParams, SnsParams, Stage, cost, newton_dense, sinkhorn, sns,
+    EpsScaling, OtProblem, SinkhornMethod, SinkhornParams, SnsParams, Stage, cost, newton_dense,
+    sinkhorn, sns,
 };
 
 use crate::{Failure, print_json};
@@ -20,6 +21,15 @@ pub enum Method {
     Sns,
     /// Newton with the dense Hessian (small problems).
     NewtonDense,
+}
+
+/// `--sinkhorn-method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SinkhornKind {
+    /// Kernel-space with absorption, log-domain fallback.
+    Auto,
+    /// Log-domain only.
+    Log,
 }
 
 /// Ground metric for point clouds.
@@ -69,6 +79,36 @@ pub struct Args {
     /// Iteration limit (Sinkhorn sweeps, or Newton steps for sns/newton-dense).
     #[arg(long)]
     max_iters: Option<usize>,
+    /// Sinkhorn variant: kernel-space with log-domain absorption where safe (auto), or log-domain only.
+    #[arg(long, value_enum, default_value_t = SinkhornKind::Auto)]
+    sinkhorn_method: SinkhornKind,
+    /// Sinkhorn: check the marginal error every this many sweeps.
+    #[arg(long, default_value_t = 10)]
+    check_every: usize,
+    /// Sinkhorn: ε-scaling from this ε₀ (ε_k = max(ε, ε₀·factor^k)).
+    #[arg(long, value_name = "EPS0")]
+    eps_scaling: Option<f64>,
+    /// Sinkhorn: ε-scaling decay per stage.
+    #[arg(long, default_value_t = 0.5, requires = "eps_scaling")]
+    eps_factor: f64,
+    /// SNS: Sinkhorn sweeps before the Newton stage (N1).
+    #[arg(long, default_value_t = 20)]
+    sinkhorn_iters: usize,
+    /// SNS: off-diagonal entries of P kept in the Hessian (default 8·max(n, m)).
+    #[arg(long)]
+    keep: Option<usize>,
+    /// SNS: keep the keep-count fixed (the paper's Algorithm 1) instead of doubling it after poor steps.
+    #[arg(long)]
+    fixed_keep: bool,
+    /// SNS: Hessian shift μ·‖g‖₁.
+    #[arg(long, default_value_t = 0.0)]
+    shift_mu: f64,
+    /// SNS: relative tolerance of the inner CG.
+    #[arg(long, default_value_t = 1e-10)]
+    cg_rtol: f64,
+    /// SNS: switch to Newton only once Sinkhorn contracts the error by less than this per sweep.
+    #[arg(long)]
+    switch_ratio: Option<f64>,
     /// Write the plan (n × m, float64) to this NPY file.
     #[arg(long, value_name = "P.npy")]
     plan_out: Option<PathBuf>,
@@ -125,6 +165,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         Method::Sinkhorn => {
             let mut p = SinkhornParams {
                 tol: args.tol,
+                check_every: args.check_every,
+                method: match args.sinkhorn_method {
+                    SinkhornKind::Auto => SinkhornMethod::Auto,
+                    SinkhornKind::Log => SinkhornMethod::Log,
+                },
+                eps_scaling: args
+                    .eps_scaling
+                    .map(|e0| EpsScaling::new(e0, args.eps_factor)),
                 ..Default::default()
             };
             if let Some(k) = args.max_iters {
@@ -135,6 +183,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         Method::Sns | Method::NewtonDense => {
             let mut p = SnsParams {
                 tol: args.tol,
+                sinkhorn_iters: args.sinkhorn_iters,
+                keep: args.keep,
+                adaptive_keep: !args.fixed_keep,
+                shift_mu: args.shift_mu,
+                cg_rtol: args.cg_rtol,
+                switch_ratio: args.switch_ratio,
                 ..Default::default()
             };
             if let Some(k) = args.max_iters {
