@@ -616,3 +616,51 @@ fn ot_point_clouds_and_bad_input() {
     let o = optlab(&["ot", "--x", x.to_str().unwrap(), "--y", y.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn ot_builtin_problems_round_trip_through_files() {
+    let dir = tmp("ot_digits");
+    let o = optlab(&[
+        "ot",
+        "--problem",
+        "digits-w2:3:4",
+        "--eta",
+        "1200",
+        "--write-problem",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((v["n"].as_u64(), v["m"].as_u64()), (Some(64), Some(64)));
+    // The written files are exactly the problem: solving them again with
+    // Sinkhorn (log domain, ε-scaling) gives the same cost.
+    let path = |f: &str| dir.join(f).to_str().unwrap().to_string();
+    let o2 = optlab(&[
+        "ot",
+        "--cost",
+        &path("C.npy"),
+        "--a",
+        &path("a.npy"),
+        "--b",
+        &path("b.npy"),
+        "--eta",
+        "1200",
+        "--method",
+        "sinkhorn",
+        "--sinkhorn-method",
+        "log",
+        "--eps-scaling",
+        "0.1",
+        "--json",
+    ]);
+    assert!(o2.status.success(), "{}", stderr(&o2));
+    let v2: serde_json::Value = serde_json::from_slice(&o2.stdout).unwrap();
+    let (c1, c2) = (v["cost"].as_f64().unwrap(), v2["cost"].as_f64().unwrap());
+    assert!((c1 - c2).abs() < 1e-7 * c1, "{c1} vs {c2}");
+    for bad in ["nope", "digits-w2:1:2:3", "random-assignment:x"] {
+        let o = optlab(&["ot", "--problem", bad, "--eta", "10"]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        assert!(stderr(&o).contains("--problem"), "{bad}: {}", stderr(&o));
+    }
+}

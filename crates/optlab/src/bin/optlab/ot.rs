@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 
 use linalg_core::faer::Col;
-use linalg_core::io::{NpyDtype, read_npy_col, read_npy_mat, write_npy_mat};
+use linalg_core::io::{NpyDtype, read_npy_col, read_npy_mat, write_npy_col, write_npy_mat};
 use serde_json::json;
 use sinkhorn_newton::{
     EpsScaling, OtProblem, SinkhornMethod, SinkhornParams, SnsParams, Stage, cost, newton_dense,
-    sinkhorn, sns,
+    problems, sinkhorn, sns,
 };
 
 use crate::{Failure, print_json};
@@ -43,9 +43,18 @@ pub enum Metric {
 
 /// Arguments of `optlab ot`.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("problem").required(true).args(["cost", "x"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["cost", "x", "problem"])))]
 #[command(group(clap::ArgGroup::new("regularisation").required(true).args(["reg", "eta"])))]
 pub struct Args {
+    /// A built-in seeded problem: `random-assignment[:N[:SEED]]` (default 500, 0),
+    /// `digits-w2[:I:J]` / `digits-w1[:I:J]` (digit images I, J; default 0, 1),
+    /// `gaussian-w2[:SEED]` / `gaussian-w1[:SEED]` (28×28 mixtures),
+    /// `clouds[:N[:SEED]]` (2-D point clouds, squared Euclidean / max).
+    #[arg(long, value_name = "NAME[:ARGS]")]
+    problem: Option<String>,
+    /// Write the problem's cost and marginals as DIR/{C,a,b}.npy (float64) before solving.
+    #[arg(long, value_name = "DIR")]
+    write_problem: Option<PathBuf>,
     /// Cost matrix C (n × m) as a 2-D NPY file.
     #[arg(long, value_name = "C.npy")]
     cost: Option<PathBuf>,
@@ -125,6 +134,42 @@ fn in_file(path: &std::path::Path) -> impl Fn(sinkhorn_newton::Error) -> Failure
     move |e| Failure::BadInput(format!("{}: {e}", path.display()))
 }
 
+/// Parses `--problem NAME[:ARGS]`.
+fn builtin_problem(spec: &str) -> Result<problems::Instance, Failure> {
+    let mut parts = spec.split(':');
+    let name = parts.next().unwrap_or_default();
+    let nums: Vec<usize> = parts
+        .map(|p| {
+            p.parse::<usize>()
+                .map_err(|_| Failure::BadInput(format!("--problem {spec}: `{p}` is not a number")))
+        })
+        .collect::<Result<_, _>>()?;
+    let arg = |k: usize, default: usize| nums.get(k).copied().unwrap_or(default);
+    let max_args = match name {
+        "random-assignment" | "clouds" | "digits-w2" | "digits-w1" => 2,
+        "gaussian-w2" | "gaussian-w1" => 1,
+        _ => {
+            return Err(Failure::BadInput(format!(
+                "unknown --problem `{name}` (random-assignment, digits-w2, digits-w1, gaussian-w2, gaussian-w1, clouds)"
+            )));
+        }
+    };
+    if nums.len() > max_args {
+        return Err(Failure::BadInput(format!(
+            "--problem {spec}: `{name}` takes at most {max_args} numbers"
+        )));
+    }
+    match name {
+        "random-assignment" => problems::random_assignment(arg(0, 500), arg(1, 0) as u64),
+        "digits-w2" => problems::digit_pair(arg(0, 0), arg(1, 1), 2),
+        "digits-w1" => problems::digit_pair(arg(0, 0), arg(1, 1), 1),
+        "gaussian-w2" => problems::gaussian_mixture_pair(2, arg(0, 0) as u64),
+        "gaussian-w1" => problems::gaussian_mixture_pair(1, arg(0, 0) as u64),
+        _ => problems::point_clouds(arg(0, 1000), arg(0, 1000), 2, arg(1, 0) as u64),
+    }
+    .map_err(bad)
+}
+
 pub fn run(args: &Args) -> Result<(), Failure> {
     let reg = match (args.reg, args.eta) {
         (Some(r), _) => r,
@@ -136,9 +181,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         }
         (None, None) => return Err(Failure::BadInput("give --reg or --eta".into())),
     };
-    let c = match (&args.cost, &args.x, &args.y) {
-        (Some(p), _, _) => read_npy_mat(p).map_err(bad)?,
-        (None, Some(px), Some(py)) => {
+    let builtin = match &args.problem {
+        Some(spec) => Some(builtin_problem(spec)?),
+        None => None,
+    };
+    let c = match (&builtin, &args.cost, &args.x, &args.y) {
+        (Some(inst), ..) => inst.cost.clone(),
+        (None, Some(p), _, _) => read_npy_mat(p).map_err(bad)?,
+        (None, None, Some(px), Some(py)) => {
             let (x, y) = (
                 read_npy_mat(px).map_err(bad)?,
                 read_npy_mat(py).map_err(bad)?,
@@ -159,7 +209,17 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             None => Err(Failure::BadInput("the cost matrix is empty".into())),
         }
     };
-    let (a, b) = (marginal(&args.a, n)?, marginal(&args.b, m)?);
+    let (a, b) = match &builtin {
+        Some(inst) if args.a.is_none() && args.b.is_none() => (inst.r.clone(), inst.c.clone()),
+        _ => (marginal(&args.a, n)?, marginal(&args.b, m)?),
+    };
+    if let Some(dir) = &args.write_problem {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::BadInput(format!("{}: {e}", dir.display())))?;
+        write_npy_mat(dir.join("C.npy"), c.as_ref(), NpyDtype::F64).map_err(bad)?;
+        write_npy_col(dir.join("a.npy"), a.as_ref(), NpyDtype::F64).map_err(bad)?;
+        write_npy_col(dir.join("b.npy"), b.as_ref(), NpyDtype::F64).map_err(bad)?;
+    }
     let problem = OtProblem::new(a.as_ref(), b.as_ref(), c.as_ref(), reg).map_err(bad)?;
     let rep = match args.method {
         Method::Sinkhorn => {
