@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use linalg_core::cg::{Cg, CgParams};
 use linalg_core::faer::sparse::{SparseColMat, Triplet};
 use linalg_core::faer::{Col, ColMut, ColRef, Mat};
-use linalg_core::op::FnOp;
+use linalg_core::op::{FnOp, for_each_col};
 use linalg_core::{Control, Termination};
 use rayon::prelude::*;
 
@@ -816,22 +816,36 @@ impl SparseHessian {
     }
 
     /// `out = H̃ v` for `v = (v_x, v_y)`.
-    fn apply(&self, mut out: ColMut<'_, f64>, v: ColRef<'_, f64>) {
+    fn apply(&self, out: ColMut<'_, f64>, v: ColRef<'_, f64>) {
+        for_each_col(out.as_mat_mut(), v.as_mat(), |o, x| self.apply_slices(o, x));
+    }
+
+    /// [`Self::apply`] on slices, in parallel over rows (the `x` block) and
+    /// columns (the `y` block): the products are most of the CG time.
+    fn apply_slices(&self, out: &mut [f64], v: &[f64]) {
         let n = self.rows.len();
-        for i in 0..n {
-            let mut s = self.rows[i] * v[i];
-            for k in self.s_ptr[i]..self.s_ptr[i + 1] {
-                s += self.s_val[k] * v[n + self.s_idx[k]];
-            }
-            out[i] = self.eta * s + self.shift * v[i];
-        }
-        for j in 0..self.cols.len() {
-            let mut s = self.cols[j] * v[n + j];
-            for k in self.t_ptr[j]..self.t_ptr[j + 1] {
-                s += self.t_val[k] * v[self.t_idx[k]];
-            }
-            out[n + j] = self.eta * s + self.shift * v[n + j];
-        }
+        let (ox, oy) = out.split_at_mut(n);
+        let (vx, vy) = v.split_at(n);
+        ox.par_iter_mut()
+            .with_min_len(64)
+            .enumerate()
+            .for_each(|(i, o)| {
+                let mut s = self.rows[i] * vx[i];
+                for k in self.s_ptr[i]..self.s_ptr[i + 1] {
+                    s += self.s_val[k] * vy[self.s_idx[k]];
+                }
+                *o = self.eta * s + self.shift * vx[i];
+            });
+        oy.par_iter_mut()
+            .with_min_len(64)
+            .enumerate()
+            .for_each(|(j, o)| {
+                let mut s = self.cols[j] * vy[j];
+                for k in self.t_ptr[j]..self.t_ptr[j + 1] {
+                    s += self.t_val[k] * vx[self.t_idx[k]];
+                }
+                *o = self.eta * s + self.shift * vy[j];
+            });
     }
 }
 
@@ -890,6 +904,7 @@ pub fn sns(problem: &OtProblem, params: &SnsParams) -> Result<OtReport> {
         });
     }
     let mut errs: Vec<f64> = Vec::new();
+    let mut kernel = KernelState::default();
     loop {
         let more = match params.switch_ratio {
             None => n_sink < params.sinkhorn_iters,
@@ -903,24 +918,39 @@ pub fn sns(problem: &OtProblem, params: &SnsParams) -> Result<OtReport> {
         if !more {
             break;
         }
-        st.sweep();
+        // Kernel-space sweeps after the first (see `sinkhorn`): no exponentials.
+        if n_sink == 0 || !st.kernel_sweep(&mut kernel) {
+            kernel.absorb(&mut st);
+            st.sweep();
+        }
         n_sink += 1;
-        let err = st.marginal_error();
+        let err = if kernel.k.is_empty() {
+            st.marginal_error()
+        } else {
+            st.kernel_error(&mut kernel)
+        };
         errs.push(err);
         record(&mut history, Stage::Sinkhorn, err, n_sink);
         if !err.is_finite() {
             return Err(Error::NonFinite("potentials"));
         }
         if err < params.tol {
+            kernel.absorb(&mut st);
             return st.report(history, (n_sink, 0), params.tol, start);
         }
     }
+    kernel.absorb(&mut st);
     let full = n * m;
     let mut keep = keep.min(full);
     let cg = Cg::new(CgParams::new().rtol(params.cg_rtol).max_iters(4 * (n + m)))?;
     let mut dir = vec![0.0; n + m];
+    // The plan at the accepted line-search point is the next step's plan.
+    let mut cached = None;
     while n_newton < params.max_newton_iters {
-        let (plan, rows, cols) = st.plan(&st.x, &st.y).ok_or(Error::NonFinite("plan"))?;
+        let (plan, rows, cols) = match cached.take() {
+            Some(c) => c,
+            None => st.plan(&st.x, &st.y).ok_or(Error::NonFinite("plan"))?,
+        };
         let g: Vec<f64> =
             st.p.r
                 .iter()
@@ -973,18 +1003,19 @@ pub fn sns(problem: &OtProblem, params: &SnsParams) -> Result<OtReport> {
                 for _ in 0..40 {
                     let xt: Vec<f64> = (0..n).map(|i| st.x[i] + alpha * dir[i]).collect();
                     let yt: Vec<f64> = (0..m).map(|j| st.y[j] + alpha * dir[n + j]).collect();
-                    if let Some((_, r2, c2)) = st.plan(&xt, &yt) {
-                        let f1 = st.dual(&xt, &yt, &r2);
+                    if let Some(trial) = st.plan(&xt, &yt) {
+                        let (r2, c2) = (&trial.1, &trial.2);
+                        let f1 = st.dual(&xt, &yt, r2);
                         let e1: f64 =
                             st.p.r
                                 .iter()
-                                .zip(&r2)
+                                .zip(r2)
                                 .map(|(a, b)| (a - b).abs())
                                 .sum::<f64>()
                                 + st.p
                                     .c
                                     .iter()
-                                    .zip(&c2)
+                                    .zip(c2)
                                     .map(|(a, b)| (a - b).abs())
                                     .sum::<f64>();
                         // Armijo for maximisation; near the optimum f is flat to
@@ -993,6 +1024,7 @@ pub fn sns(problem: &OtProblem, params: &SnsParams) -> Result<OtReport> {
                             st.x = xt;
                             st.y = yt;
                             accepted = Some(e1);
+                            cached = Some(trial);
                             break;
                         }
                     }
