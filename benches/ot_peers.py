@@ -12,9 +12,8 @@ Needs numpy and POT. Prints two Markdown tables:
 
 1. time to marginal error 1e-9, where the error is ours for every solver:
    ||r - P1||_1 + ||c - P^T 1||_1, computed on the returned plan. POT stops on
-   its own criterion (the 2-norm of the column-marginal violation), so its
-   stopThr starts at 1e-9 and is divided by 10 until the plan it returns meets
-   the 1e-9 bar; the table reports the iterations of that run.
+   its own criterion (the 2-norm of the column-marginal violation) with
+   stopThr = 1e-10, and the table shows the L1 error its plan reached.
 2. time per iteration at n = 2000 point clouds, eps = 0.01: 200 sweeps of
    each (50 for the log-domain ones), no early stop.
 """
@@ -59,16 +58,15 @@ def pot(a, b, C, eta, method, max_iter):
     # POT needs positive marginals for the log domain: drop zero-mass bins, as we do.
     ri, ci = a > 0, b > 0
     a, b, C = a[ri], b[ci], C[np.ix_(ri, ci)]
-    thr = TOL
-    for _ in range(6):
-        t = time.perf_counter()
-        P, log = ot.sinkhorn(a, b, C, 1.0 / eta, method=method, stopThr=thr,
-                             numItermax=max_iter, log=True)
-        sec = time.perf_counter() - t
-        err = l1_error(P, a, b)
-        if not np.isfinite(err) or err <= TOL or log["niter"] >= max_iter - 1:
-            break
-        thr /= 10
+    # One run: POT stops on the 2-norm of the column-marginal violation (its
+    # rows are exact after each sweep), so stopThr = 1e-10 puts its L1 error
+    # near our 1e-9; the table shows the L1 error each run actually reached.
+    thr = TOL / 10
+    t = time.perf_counter()
+    P, log = ot.sinkhorn(a, b, C, 1.0 / eta, method=method, stopThr=thr,
+                         numItermax=max_iter, log=True)
+    sec = time.perf_counter() - t
+    err = l1_error(P, a, b)
     return dict(iterations=log["niter"], seconds=sec, marginal_error=err, cost=float(np.sum(P * C)),
                 thr=thr)
 

@@ -6,6 +6,8 @@
 //! - `lanczos_spectrum`: Ritz values of a random SPD matrix with a chosen
 //!   spectrum, against that spectrum.
 //! - `datasets_tour`: the embedded datasets, standardised and split.
+//! - `ot_convergence`: Sinkhorn vs Sinkhorn-Newton-Sparse on the paper's
+//!   random assignment problem; writes the marginal-error plot (SVG).
 //!
 //! Run one with `cargo run --release --example NAME`.
 
