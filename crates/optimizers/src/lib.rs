@@ -5,13 +5,159 @@
 //! Paper: S. R. Dubey, S. Chakraborty, S. K. Roy, S. Mukherjee, S. K. Singh, B. B. Chaudhuri. diffGrad: An Optimization Method for Convolutional Neural Networks. IEEE Transactions on Neural Networks and Learning Systems, 2019/2020. arXiv:1909.11015.
 //! Paper: Andrei Semenov, Martin Jaggi, Nikita Doikov. Gradient-Normalized Smoothness for Optimization with Approximate Hessians. arXiv:2506.13710, 2025.
 //!
-//! **Status:** scaffold. This crate will hold diffGrad, gradient-regularised Newton (exact, Gauss-Newton and Fisher Hessians) and classic baselines. Its error type and the
-//! shared solver vocabulary are in place so the umbrella crate and the
-//! command-line tool can already name it.
+//! **Status:** first-order methods (GD, Armijo GD, Nesterov, triple
+//! momentum, Adam, AMSGrad, diffGrad), gradient-regularised Newton with
+//! exact / Gauss–Newton / Fisher / diagonal Hessians and Mishchenko's
+//! variant, and the test problems. Still to come: diffGrad as a burn
+//! optimizer (feature `burn`), benches against argmin and SciPy.
+//!
+//! ```
+//! use linalg_core::Control;
+//! use linalg_core::objective::Rosenbrock;
+//! use optimizers::{GrnParams, grn};
+//! let f = Rosenbrock::new(2).unwrap();
+//! let x0 = f.classic_start();
+//! let rep = grn(&f, x0.as_ref(), &GrnParams::default(), |_| Control::Continue).unwrap();
+//! assert!(rep.converged && rep.value < 1e-10);
+//! ```
 
 #![warn(missing_docs)]
 
+use std::time::Duration;
+
+use linalg_core::faer::{Col, Mat};
 pub use linalg_core::{Control, Termination};
+
+pub mod first_order;
+pub mod grn;
+pub mod problems;
+
+pub use first_order::{AdamParams, Method, minimize};
+pub use grn::{GrnParams, LinearSolver, Regularisation, grn};
+pub use problems::Curvature;
+
+/// Stopping rules shared by every method.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunParams {
+    /// Iteration limit (default 1000).
+    pub max_iters: usize,
+    /// Stop when `‖∇f‖₂ ≤ grad_tol` (default 1e-8).
+    pub grad_tol: f64,
+    /// Stop when `|f_k − f_{k+1}| ≤ f_tol·max(1, |f_k|)`; 0 disables (default).
+    pub f_tol: f64,
+}
+
+impl Default for RunParams {
+    fn default() -> Self {
+        Self {
+            max_iters: 1000,
+            grad_tol: 1e-8,
+            f_tol: 0.0,
+        }
+    }
+}
+
+impl RunParams {
+    pub(crate) fn validate(&self) -> Result<()> {
+        for (name, v) in [("grad_tol", self.grad_tol), ("f_tol", self.f_tol)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::InvalidParameter {
+                    name,
+                    reason: format!("must be finite and ≥ 0, got {v}"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One iterate of a run (`iteration = 0` is the starting point).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OptRecord {
+    /// Iteration number.
+    pub iteration: usize,
+    /// `f(x_k)`.
+    pub value: f64,
+    /// `‖∇f(x_k)‖₂`.
+    pub grad_norm: f64,
+    /// Seconds since the start.
+    pub seconds: f64,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct OptReport {
+    /// Method name (as the CLI spells it).
+    pub method: &'static str,
+    /// Final iterate.
+    pub x: Col<f64>,
+    /// `f(x)`.
+    pub value: f64,
+    /// `‖∇f(x)‖₂`.
+    pub grad_norm: f64,
+    /// Iterations done.
+    pub iterations: usize,
+    /// Whether a tolerance was met.
+    pub converged: bool,
+    /// Why the run stopped.
+    pub termination: Termination,
+    /// Every iterate's value and gradient norm, from `k = 0`.
+    pub history: Vec<OptRecord>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl OptReport {
+    pub(crate) fn new(
+        method: &'static str,
+        x: Col<f64>,
+        history: Vec<OptRecord>,
+        termination: Termination,
+        elapsed: Duration,
+    ) -> Self {
+        let last = history[history.len() - 1];
+        Self {
+            method,
+            x,
+            value: last.value,
+            grad_norm: last.grad_norm,
+            iterations: last.iteration,
+            converged: termination == Termination::Converged,
+            termination,
+            history,
+            elapsed,
+        }
+    }
+}
+
+/// Which Hessian model gradient-regularised Newton uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HessianKind {
+    /// The exact Hessian.
+    Exact,
+    /// A Gauss–Newton approximation (problem-specific).
+    GaussNewton,
+    /// A Fisher-type approximation (empirical Fisher, or the rank-one Fisher term).
+    Fisher,
+    /// The exact Hessian's diagonal.
+    Diagonal,
+}
+
+/// A Hessian model, solved with `λI` added.
+#[derive(Debug, Clone)]
+pub enum HessianModel {
+    /// A dense symmetric matrix (Cholesky).
+    Dense(Mat<f64>),
+    /// A diagonal.
+    Diagonal(Col<f64>),
+    /// `diag(diag) + F Fᵀ` (Woodbury; Sherman–Morrison for one column).
+    LowRank {
+        /// Diagonal part.
+        diag: Col<f64>,
+        /// Factors `F` (n × k).
+        factors: Mat<f64>,
+    },
+}
 
 /// Errors of `optimizers`.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +173,22 @@ pub enum Error {
         name: &'static str,
         /// Why it was rejected.
         reason: String,
+    },
+    /// A NaN or infinity in the objective or gradient.
+    #[error("non-finite {what} at iteration {iteration}")]
+    NonFinite {
+        /// What was non-finite.
+        what: &'static str,
+        /// The iteration (0 = the starting point).
+        iteration: usize,
+    },
+    /// No acceptable step was found.
+    #[error(
+        "no acceptable step at iteration {iteration} (line search / regularisation search failed)"
+    )]
+    LineSearch {
+        /// The iteration.
+        iteration: usize,
     },
 }
 

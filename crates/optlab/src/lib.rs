@@ -78,12 +78,12 @@ pub fn crates() -> Vec<CrateInfo> {
         (
             "sinkhorn-newton",
             cfg!(feature = "sinkhorn-newton"),
-            "log-domain Sinkhorn, Sinkhorn-Newton-Sparse (Tang et al., ICLR 2024)",
+            "log-domain/kernel Sinkhorn, ε-scaling, Sinkhorn-Newton-Sparse (Tang et al., ICLR 2024)",
         ),
         (
             "optimizers",
             cfg!(feature = "optimizers"),
-            "diffGrad, gradient-regularised Newton (Dubey 2019; Semenov et al. 2025) [scaffold]",
+            "first-order methods, diffGrad, gradient-regularised Newton (Dubey 2019; Semenov et al. 2025); burn optimizer to come",
         ),
         (
             "bilevel-penalty",

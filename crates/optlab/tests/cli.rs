@@ -298,7 +298,7 @@ fn tour_runs_and_every_check_holds() {
 
 #[test]
 fn scaffold_subcommands_say_so() {
-    let o = optlab(&["optimize"]);
+    let o = optlab(&["bilevel"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("not available yet"));
 }
@@ -663,4 +663,151 @@ fn ot_builtin_problems_round_trip_through_files() {
         assert_eq!(o.status.code(), Some(2), "{bad}");
         assert!(stderr(&o).contains("--problem"), "{bad}: {}", stderr(&o));
     }
+}
+
+#[test]
+fn optimize_json_contract_and_methods() {
+    let o = optlab(&[
+        "optimize",
+        "--problem",
+        "rosenbrock",
+        "--method",
+        "grn",
+        "--max-iters",
+        "500",
+        "--tol",
+        "1e-10",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for key in [
+        "method",
+        "problem",
+        "iterations",
+        "value",
+        "grad_norm",
+        "seconds",
+        "converged",
+        "history",
+    ] {
+        assert!(v.get(key).is_some(), "JSON key {key}");
+    }
+    assert_eq!(v["method"], "grn");
+    assert_eq!(v["converged"], true);
+    assert!(v["value"].as_f64().unwrap() < 1e-10);
+    let h = v["history"].as_array().unwrap();
+    assert_eq!(h.len(), v["iterations"].as_u64().unwrap() as usize + 1);
+    // history[0] is the classic start (−1.2, 1): f = 24.2.
+    assert!((h[0]["value"].as_f64().unwrap() - 24.2).abs() < 1e-12);
+    // The diffGrad paper's F1 through the CLI.
+    let o = optlab(&[
+        "optimize",
+        "--problem",
+        "f1",
+        "--method",
+        "diffgrad",
+        "--lr",
+        "0.1",
+        "--beta1",
+        "0.95",
+        "--max-iters",
+        "300",
+        "--tol",
+        "0",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!((v["x"][0].as_f64().unwrap() + 0.3).abs() < 1e-3);
+    // --x0 overrides the start.
+    let x0 = tmp("x0.npy");
+    linalg_core::io::write_npy_col(
+        &x0,
+        linalg_core::faer::Col::from_fn(2, |i| [-2.0, 2.0][i]).as_ref(),
+        linalg_core::io::NpyDtype::F64,
+    )
+    .unwrap();
+    let o = optlab(&[
+        "optimize",
+        "--problem",
+        "rosenbrock",
+        "--method",
+        "grn",
+        "--x0",
+        x0.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!((v["history"][0]["value"].as_f64().unwrap() - 409.0).abs() < 1e-9);
+    // Logistic regression: GRN converges; Nesterov with default L, μ runs.
+    for method in ["grn", "grn-fisher", "nesterov", "tmm", "adam", "gd-armijo"] {
+        let o = optlab(&[
+            "optimize",
+            "--problem",
+            "logistic:breast_cancer",
+            "--method",
+            method,
+            "--max-iters",
+            "50",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{method}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn optimize_bad_input() {
+    for (args, needle) in [
+        (vec!["--problem", "nope", "--method", "gd"], "--problem"),
+        (vec!["--problem", "logistic", "--method", "grn"], "dataset"),
+        (
+            vec!["--problem", "logistic:nope", "--method", "grn"],
+            "nope",
+        ),
+        (
+            vec!["--problem", "rosenbrock", "--method", "adam", "--lr=-1"],
+            "lr",
+        ),
+        (
+            vec![
+                "--problem",
+                "rosenbrock",
+                "--method",
+                "adam",
+                "--beta1",
+                "1.5",
+            ],
+            "beta1",
+        ),
+        (vec!["--problem", "rosenbrock:1", "--method", "grn"], "n"),
+        (
+            vec!["--problem", "logsumexp", "--method", "grn-fisher"],
+            "Fisher",
+        ),
+    ] {
+        let mut full = vec!["optimize"];
+        full.extend(args.iter());
+        let o = optlab(&full);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+    }
+    let x0 = tmp("x0_wrong.npy");
+    linalg_core::io::write_npy_col(
+        &x0,
+        linalg_core::faer::Col::<f64>::zeros(3).as_ref(),
+        linalg_core::io::NpyDtype::F64,
+    )
+    .unwrap();
+    let o = optlab(&[
+        "optimize",
+        "--problem",
+        "rosenbrock",
+        "--method",
+        "gd",
+        "--lr",
+        "1e-3",
+        "--x0",
+        x0.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }

@@ -6,6 +6,7 @@
 
 mod info;
 mod linsolve;
+mod optimize;
 mod ot;
 mod poisson;
 mod tour;
@@ -35,8 +36,8 @@ enum Command {
     Poisson(poisson::Args),
     /// Entropic optimal transport: Sinkhorn and Sinkhorn-Newton-Sparse (sinkhorn-newton).
     Ot(ot::Args),
-    /// Unconstrained optimisation: diffGrad, gradient-regularised Newton (optimizers) [not yet available].
-    Optimize(Pending),
+    /// Unconstrained optimisation: first-order methods, diffGrad, gradient-regularised Newton (optimizers).
+    Optimize(optimize::Args),
     /// Bilevel optimisation by penalty methods (bilevel-penalty) [not yet available].
     Bilevel(Pending),
     /// Convex training of two-layer ReLU networks (relu-convex-admm) [not yet available].
@@ -76,7 +77,7 @@ fn main() -> ExitCode {
         Command::Tour(a) => tour::run(&a),
         Command::Poisson(a) => poisson::run(&a),
         Command::Ot(a) => ot::run(&a),
-        Command::Optimize(_) => pending("optimize", "optimizers"),
+        Command::Optimize(a) => optimize::run(&a),
         Command::Bilevel(_) => pending("bilevel", "bilevel-penalty"),
         Command::Relu(_) => pending("relu", "relu-convex-admm"),
         Command::Spectrum(_) => pending("spectrum", "hessian-tools"),

@@ -1,0 +1,258 @@
+//! Gradient-regularised Newton (Semenov, Jaggi, Doikov 2025, Algorithm 1 of
+//! the official `epfml/grad-norm-smooth` code) with exact or approximate
+//! Hessians, and Mishchenko's `λ = √(H‖g‖)` variant.
+//!
+//! Step: `x⁺ = x − (H + λI)⁻¹ g`, `λ = ‖g‖/γ`. Accept when
+//! `f(x) − f(x⁺) ≥ ‖g(x⁺)‖²/(8λ)` and double `γ`; otherwise halve `γ` and
+//! retry (at most `max_trials` times per iteration). A failed factorisation
+//! is a rejected trial — never a stale step (the official code reuses the
+//! previous trial there).
+
+use std::time::Instant;
+
+use linalg_core::cg::{Cg, CgParams};
+use linalg_core::faer::linalg::solvers::Solve;
+use linalg_core::faer::{Col, ColMut, ColRef, Mat, Side};
+use linalg_core::op::FnOp;
+use linalg_core::{Control, Termination};
+
+use crate::first_order::{check_start, eval, positive};
+use crate::problems::Curvature;
+use crate::{Error, HessianKind, HessianModel, OptRecord, OptReport, Result, RunParams};
+
+/// How `λ` is set from the gradient norm.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Regularisation {
+    /// `λ = ‖g‖/γ` with the adaptive `γ` of Algorithm 1 (starting at `gamma0`).
+    GradNorm {
+        /// Initial `γ` (default 1).
+        gamma0: f64,
+    },
+    /// Mishchenko (2023): `λ = √(H‖g‖)`, with the same acceptance test and
+    /// `H` halved after an accepted step, doubled after a rejected one.
+    Mishchenko {
+        /// Initial `H` (an estimate of the Hessian's Lipschitz constant).
+        h0: f64,
+    },
+}
+
+/// How the regularised Newton system is solved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LinearSolver {
+    /// Dense Cholesky (faer LLT); low-rank models by Woodbury, diagonal directly.
+    #[default]
+    Direct,
+    /// Matrix-free CG on `(∇²f + λI) d = −g` with the objective's exact
+    /// Hessian-vector product (large dimensions; `Exact` Hessian only).
+    MatrixFreeCg,
+}
+
+/// Parameters of [`grn`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GrnParams {
+    /// Stopping and iteration limits.
+    pub run: RunParams,
+    /// The Hessian model (default exact).
+    pub hessian: HessianKind,
+    /// `λ` rule (default `GradNorm { gamma0: 1 }`).
+    pub regularisation: Regularisation,
+    /// Lower bound on `γ` (default 1e-9).
+    pub gamma_min: f64,
+    /// Trials per iteration (default 40).
+    pub max_trials: usize,
+    /// Linear solver (default direct).
+    pub solver: LinearSolver,
+}
+
+impl Default for GrnParams {
+    fn default() -> Self {
+        Self {
+            run: RunParams::default(),
+            hessian: HessianKind::Exact,
+            regularisation: Regularisation::GradNorm { gamma0: 1.0 },
+            gamma_min: 1e-9,
+            max_trials: 40,
+            solver: LinearSolver::Direct,
+        }
+    }
+}
+
+/// Solves `(model + λI) d = −g`, or `None` if the system is not positive definite.
+fn solve_model(model: &HessianModel, lambda: f64, g: ColRef<'_, f64>) -> Option<Col<f64>> {
+    let n = g.nrows();
+    match model {
+        HessianModel::Dense(h) => {
+            let mut m = h.clone();
+            for i in 0..n {
+                m[(i, i)] += lambda;
+            }
+            let llt = m.llt(Side::Lower).ok()?;
+            Some(-llt.solve(g))
+        }
+        HessianModel::Diagonal(d) => {
+            let out = Col::from_fn(n, |i| -g[i] / (d[i] + lambda));
+            (0..n).all(|i| d[i] + lambda > 0.0).then_some(out)
+        }
+        HessianModel::LowRank { diag, factors } => {
+            // (D + F Fᵀ)⁻¹ = D⁻¹ − D⁻¹F (I + FᵀD⁻¹F)⁻¹ FᵀD⁻¹ (Woodbury; Sherman–
+            // Morrison for one factor), D = diag + λI.
+            let dinv: Vec<f64> = (0..n).map(|i| 1.0 / (diag[i] + lambda)).collect();
+            if dinv.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+                return None;
+            }
+            let k = factors.ncols();
+            let dg = Col::from_fn(n, |i| dinv[i] * g[i]);
+            let df = Mat::from_fn(n, k, |i, j| dinv[i] * factors[(i, j)]);
+            let mut small = factors.transpose() * &df;
+            for j in 0..k {
+                small[(j, j)] += 1.0;
+            }
+            let rhs = factors.transpose() * &dg;
+            let t = small.llt(Side::Lower).ok()?.solve(&rhs);
+            Some(-(dg - df * t))
+        }
+    }
+}
+
+/// Gradient-regularised Newton from `x0`; the observer sees each accepted iterate.
+pub fn grn<O: Curvature>(
+    obj: &O,
+    x0: ColRef<'_, f64>,
+    params: &GrnParams,
+    mut observer: impl FnMut(&OptRecord) -> Control,
+) -> Result<OptReport> {
+    params.run.validate()?;
+    positive("gamma_min", params.gamma_min)?;
+    match params.regularisation {
+        Regularisation::GradNorm { gamma0 } => positive("gamma0", gamma0)?,
+        Regularisation::Mishchenko { h0 } => positive("h0", h0)?,
+    }
+    if params.max_trials == 0 {
+        return Err(Error::InvalidParameter {
+            name: "max_trials",
+            reason: "must be at least 1".into(),
+        });
+    }
+    if params.solver == LinearSolver::MatrixFreeCg && params.hessian != HessianKind::Exact {
+        return Err(Error::InvalidParameter {
+            name: "solver",
+            reason: "the matrix-free solve uses the exact Hessian-vector product".into(),
+        });
+    }
+    check_start(obj, x0)?;
+    let start = Instant::now();
+    let n = obj.dim();
+    let mut x = x0.to_owned();
+    let mut g = Col::<f64>::zeros(n);
+    let mut f = eval(obj, x.as_ref(), &mut g, 0)?;
+    let mut history = vec![OptRecord {
+        iteration: 0,
+        value: f,
+        grad_norm: g.norm_l2(),
+        seconds: 0.0,
+    }];
+    // γ for GradNorm; H for Mishchenko.
+    let mut scale = match params.regularisation {
+        Regularisation::GradNorm { gamma0 } => gamma0,
+        Regularisation::Mishchenko { h0 } => h0,
+    };
+    let mut termination = if observer(&history[0]) == Control::Stop {
+        Termination::Cancelled
+    } else if history[0].grad_norm <= params.run.grad_tol {
+        Termination::Converged
+    } else {
+        Termination::MaxIterations
+    };
+    let mut gt = Col::<f64>::zeros(n);
+    let mut k = 0;
+    while termination == Termination::MaxIterations && k < params.run.max_iters {
+        k += 1;
+        let gn = g.norm_l2();
+        let model = match params.solver {
+            LinearSolver::Direct => Some(obj.curvature(params.hessian, x.as_ref()).ok_or(
+                Error::InvalidParameter {
+                    name: "hessian",
+                    reason: format!("this problem has no {:?} Hessian model", params.hessian),
+                },
+            )?),
+            LinearSolver::MatrixFreeCg => None,
+        };
+        let mut accepted = false;
+        for _ in 0..params.max_trials {
+            let lambda = match params.regularisation {
+                Regularisation::GradNorm { .. } => gn / scale,
+                Regularisation::Mishchenko { .. } => (scale * gn).sqrt(),
+            };
+            let step = match &model {
+                Some(m) => solve_model(m, lambda, g.as_ref()),
+                None => {
+                    let xr = x.as_ref();
+                    let op = FnOp::new(n, |mut out: ColMut<'_, f64>, v: ColRef<'_, f64>| {
+                        obj.hessian_vec(xr, v, out.as_mut());
+                        out += v * lambda;
+                    });
+                    Cg::new(CgParams::new().rtol(1e-10).max_iters(10 * n))
+                        .and_then(|cg| cg.solve(&op, (-&g).as_ref(), None))
+                        .ok()
+                        .map(|r| r.x)
+                }
+            };
+            let Some(d) = step.filter(|d| d.iter().all(|v| v.is_finite())) else {
+                grow_regularisation(&mut scale, params);
+                continue;
+            };
+            let xt = &x + &d;
+            let ft = obj.gradient(xt.as_ref(), gt.as_mut());
+            let gtn2 = gt.squared_norm_l2();
+            if ft.is_finite() && gtn2.is_finite() && f - ft >= gtn2 / (8.0 * lambda) {
+                x = xt;
+                f = ft;
+                g.copy_from(&gt);
+                match params.regularisation {
+                    Regularisation::GradNorm { .. } => scale = (2.0 * scale).max(params.gamma_min),
+                    Regularisation::Mishchenko { .. } => scale *= 0.5,
+                }
+                accepted = true;
+                break;
+            }
+            grow_regularisation(&mut scale, params);
+        }
+        if !accepted {
+            return Err(Error::LineSearch { iteration: k });
+        }
+        let rec = OptRecord {
+            iteration: k,
+            value: f,
+            grad_norm: g.norm_l2(),
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        history.push(rec);
+        if observer(&rec) == Control::Stop {
+            termination = Termination::Cancelled;
+        } else if rec.grad_norm <= params.run.grad_tol {
+            termination = Termination::Converged;
+        }
+    }
+    let name = match (params.regularisation, params.hessian) {
+        (Regularisation::Mishchenko { .. }, _) => "mishchenko",
+        (_, HessianKind::Exact) => "grn",
+        (_, HessianKind::GaussNewton) => "grn-gn",
+        (_, HessianKind::Fisher) => "grn-fisher",
+        (_, HessianKind::Diagonal) => "grn-diag",
+    };
+    Ok(OptReport::new(
+        name,
+        x,
+        history,
+        termination,
+        start.elapsed(),
+    ))
+}
+
+/// A rejected trial: more regularisation (`γ/2`, or `2H`).
+fn grow_regularisation(scale: &mut f64, params: &GrnParams) {
+    match params.regularisation {
+        Regularisation::GradNorm { .. } => *scale = (*scale * 0.5).max(params.gamma_min),
+        Regularisation::Mishchenko { .. } => *scale *= 2.0,
+    }
+}

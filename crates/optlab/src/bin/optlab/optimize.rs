@@ -1,0 +1,342 @@
+//! `optlab optimize`: first-order methods and gradient-regularised Newton (optimizers).
+
+use std::path::PathBuf;
+
+use linalg_core::faer::{Col, Side};
+use linalg_core::io::read_npy_col;
+use linalg_core::objective::Rosenbrock;
+use linalg_core::{Control, Objective};
+use optimizers::problems::{
+    ChebyshevRosenbrock, Curvature, LogSumExp, Logistic, NormPow4, PaperFunction, Softmax,
+};
+use optimizers::{
+    AdamParams, GrnParams, HessianKind, Method, OptReport, Regularisation, RunParams, grn, minimize,
+};
+use serde_json::json;
+
+use crate::{Failure, print_json};
+
+/// `--method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    /// Gradient descent, fixed step `--lr` (default 1/L).
+    Gd,
+    /// Gradient descent with Armijo backtracking.
+    GdArmijo,
+    /// Nesterov's accelerated gradient (1/L step; strongly convex momentum when μ > 0).
+    Nesterov,
+    /// Triple momentum method (needs μ > 0).
+    Tmm,
+    /// Adam (PyTorch).
+    Adam,
+    /// AMSGrad (PyTorch's Adam(amsgrad=True)).
+    Amsgrad,
+    /// diffGrad (torch-optimizer / official fixed code).
+    Diffgrad,
+    /// Gradient-regularised Newton, exact Hessian.
+    Grn,
+    /// Gradient-regularised Newton, Gauss–Newton Hessian.
+    GrnGn,
+    /// Gradient-regularised Newton, Fisher Hessian.
+    GrnFisher,
+    /// Gradient-regularised Newton, diagonal Hessian.
+    GrnDiag,
+    /// Mishchenko's regularised Newton, λ = √(H‖g‖).
+    Mishchenko,
+}
+
+/// Arguments of `optlab optimize`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Problem: rosenbrock[:N], chebyshev[:N[:P]], logsumexp[:M:N], normpow4[:M:N],
+    /// logistic:DATASET, softmax:DATASET, f1, f2, f3.
+    #[arg(long)]
+    problem: String,
+    /// Method.
+    #[arg(long, value_enum)]
+    method: MethodArg,
+    /// Iteration limit.
+    #[arg(long, default_value_t = 1000)]
+    max_iters: usize,
+    /// Stop when ‖∇f‖₂ ≤ tol.
+    #[arg(long, default_value_t = 1e-8)]
+    tol: f64,
+    /// Learning rate (gd, Adam family) or initial step (gd-armijo).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Adam family β1.
+    #[arg(long, default_value_t = 0.9)]
+    beta1: f64,
+    /// Adam family β2.
+    #[arg(long, default_value_t = 0.999)]
+    beta2: f64,
+    /// Adam family ε.
+    #[arg(long, default_value_t = 1e-8)]
+    eps: f64,
+    /// Adam family coupled weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// Smoothness L for gd/nesterov/tmm (default: largest Hessian eigenvalue at x0).
+    #[arg(long)]
+    l: Option<f64>,
+    /// Strong convexity μ for nesterov/tmm (default: the ℓ2 regularisation of
+    /// regression problems, smallest Hessian eigenvalue at x0 elsewhere, floored at 0).
+    #[arg(long)]
+    mu: Option<f64>,
+    /// ℓ2 regularisation λ of logistic/softmax.
+    #[arg(long, default_value_t = 1e-3)]
+    reg: f64,
+    /// GRN: initial γ (or H for mishchenko).
+    #[arg(long, default_value_t = 1.0)]
+    gamma0: f64,
+    /// Seed of the random problems (logsumexp, normpow4).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Starting point (NPY vector) instead of the classic one.
+    #[arg(long, value_name = "FILE.npy")]
+    x0: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn bad(e: impl std::fmt::Display) -> Failure {
+    Failure::BadInput(e.to_string())
+}
+
+/// A parsed problem, with its default start and (for regression) λ.
+enum Problem {
+    Rosen(Rosenbrock),
+    Cheb(ChebyshevRosenbrock),
+    Lse(LogSumExp),
+    Np4(NormPow4),
+    Logi(Logistic),
+    Soft(Softmax),
+    Paper(PaperFunction),
+}
+
+fn parse_problem(args: &Args) -> Result<(Problem, Col<f64>), Failure> {
+    let mut parts = args.problem.split(':');
+    let name = parts.next().unwrap_or_default();
+    let rest: Vec<&str> = parts.collect();
+    let num = |k: usize, default: usize| -> Result<usize, Failure> {
+        match rest.get(k) {
+            Some(s) => s.parse::<usize>().map_err(|_| {
+                Failure::BadInput(format!("--problem {}: `{s}` is not a number", args.problem))
+            }),
+            None => Ok(default),
+        }
+    };
+    let dataset = || -> Result<&str, Failure> {
+        rest.first().copied().ok_or_else(|| {
+            Failure::BadInput(format!(
+                "--problem {name} needs a dataset, e.g. {name}:breast_cancer"
+            ))
+        })
+    };
+    Ok(match name {
+        "rosenbrock" => {
+            let f = Rosenbrock::new(num(0, 2)?).map_err(bad)?;
+            let x0 = f.classic_start();
+            (Problem::Rosen(f), x0)
+        }
+        "chebyshev" => {
+            let p = num(1, 4)? as f64;
+            let f = ChebyshevRosenbrock::new(num(0, 10)?, p).map_err(bad)?;
+            let x0 = f.classic_start();
+            (Problem::Cheb(f), x0)
+        }
+        "logsumexp" => {
+            let f = LogSumExp::random(num(0, 500)?, num(1, 100)?, 1.0, args.seed).map_err(bad)?;
+            let x0 = Col::from_fn(f.dim(), |_| 1.0);
+            (Problem::Lse(f), x0)
+        }
+        "normpow4" => {
+            let f = NormPow4::random(num(0, 100)?, num(1, 200)?, args.seed).map_err(bad)?;
+            let x0 = Col::zeros(f.dim());
+            (Problem::Np4(f), x0)
+        }
+        "logistic" => {
+            let f = Logistic::from_dataset(dataset()?, args.reg).map_err(bad)?;
+            let x0 = Col::zeros(f.dim());
+            (Problem::Logi(f), x0)
+        }
+        "softmax" => {
+            let f = Softmax::from_dataset(dataset()?, args.reg).map_err(bad)?;
+            let x0 = Col::zeros(f.dim());
+            (Problem::Soft(f), x0)
+        }
+        "f1" | "f2" | "f3" => {
+            let f = match name {
+                "f1" => PaperFunction::F1,
+                "f2" => PaperFunction::F2,
+                _ => PaperFunction::F3,
+            };
+            (Problem::Paper(f), Col::from_fn(1, |_| -1.0))
+        }
+        _ => {
+            return Err(Failure::BadInput(format!(
+                "unknown --problem `{name}` (rosenbrock, chebyshev, logsumexp, normpow4, logistic:DATASET, softmax:DATASET, f1, f2, f3)"
+            )));
+        }
+    })
+}
+
+/// Extreme eigenvalues of the dense Hessian at `x0` (for default L and μ).
+fn hessian_bounds(obj: &impl Objective, x0: &Col<f64>) -> Option<(f64, f64)> {
+    let h = obj.hessian(x0.as_ref())?;
+    let ev = h.self_adjoint_eigenvalues(Side::Lower).ok()?;
+    Some((ev[0], ev[ev.len() - 1]))
+}
+
+fn solve<O: Curvature>(
+    obj: &O,
+    x0: &Col<f64>,
+    args: &Args,
+    reg_mu: Option<f64>,
+) -> Result<OptReport, Failure> {
+    let run = RunParams {
+        max_iters: args.max_iters,
+        grad_tol: args.tol,
+        ..Default::default()
+    };
+    let adam = AdamParams {
+        lr: args.lr.unwrap_or(1e-3),
+        beta1: args.beta1,
+        beta2: args.beta2,
+        eps: args.eps,
+        weight_decay: args.weight_decay,
+    };
+    let needs_l = matches!(
+        args.method,
+        MethodArg::Gd | MethodArg::Nesterov | MethodArg::Tmm
+    );
+    let (mut l, mut mu) = (args.l.unwrap_or(f64::NAN), args.mu.unwrap_or(f64::NAN));
+    if needs_l && (args.l.is_none() || args.mu.is_none()) {
+        let (lo, hi) = hessian_bounds(obj, x0).ok_or_else(|| {
+            Failure::BadInput("give --l and --mu: this problem has no dense Hessian".into())
+        })?;
+        if args.l.is_none() {
+            l = hi;
+        }
+        if args.mu.is_none() {
+            mu = reg_mu.unwrap_or(lo.max(0.0));
+        }
+    }
+    let grn_params = |hessian, regularisation| GrnParams {
+        run,
+        hessian,
+        regularisation,
+        ..Default::default()
+    };
+    let gn = Regularisation::GradNorm {
+        gamma0: args.gamma0,
+    };
+    let result = match args.method {
+        MethodArg::Grn => grn(
+            obj,
+            x0.as_ref(),
+            &grn_params(HessianKind::Exact, gn),
+            |_| Control::Continue,
+        ),
+        MethodArg::GrnGn => grn(
+            obj,
+            x0.as_ref(),
+            &grn_params(HessianKind::GaussNewton, gn),
+            |_| Control::Continue,
+        ),
+        MethodArg::GrnFisher => grn(
+            obj,
+            x0.as_ref(),
+            &grn_params(HessianKind::Fisher, gn),
+            |_| Control::Continue,
+        ),
+        MethodArg::GrnDiag => grn(
+            obj,
+            x0.as_ref(),
+            &grn_params(HessianKind::Diagonal, gn),
+            |_| Control::Continue,
+        ),
+        MethodArg::Mishchenko => grn(
+            obj,
+            x0.as_ref(),
+            &grn_params(
+                HessianKind::Exact,
+                Regularisation::Mishchenko { h0: args.gamma0 },
+            ),
+            |_| Control::Continue,
+        ),
+        m => {
+            let method = match m {
+                MethodArg::Gd => Method::Gd {
+                    lr: args.lr.unwrap_or(1.0 / l),
+                },
+                MethodArg::GdArmijo => Method::GdArmijo {
+                    lr0: args.lr.unwrap_or(1.0),
+                },
+                MethodArg::Nesterov => Method::Nesterov { l, mu },
+                MethodArg::Tmm => Method::Tmm { l, mu },
+                MethodArg::Adam => Method::Adam(adam),
+                MethodArg::Amsgrad => Method::AmsGrad(adam),
+                _ => Method::DiffGrad(adam),
+            };
+            minimize(obj, x0.as_ref(), method, &run, |_| Control::Continue)
+        }
+    };
+    result.map_err(|e| match e {
+        optimizers::Error::InvalidParameter { .. } | optimizers::Error::Core(_) => bad(e),
+        other => Failure::Solver(other.to_string()),
+    })
+}
+
+pub fn run(args: &Args) -> Result<(), Failure> {
+    let (problem, default_x0) = parse_problem(args)?;
+    let x0 = match &args.x0 {
+        Some(p) => {
+            read_npy_col(p).map_err(|e| Failure::BadInput(format!("{}: {e}", p.display())))?
+        }
+        None => default_x0,
+    };
+    let reg = Some(args.reg);
+    let rep = match &problem {
+        Problem::Rosen(f) => solve(f, &x0, args, None),
+        Problem::Cheb(f) => solve(f, &x0, args, None),
+        Problem::Lse(f) => solve(f, &x0, args, None),
+        Problem::Np4(f) => solve(f, &x0, args, None),
+        Problem::Logi(f) => solve(f, &x0, args, reg),
+        Problem::Soft(f) => solve(f, &x0, args, reg),
+        Problem::Paper(f) => solve(f, &x0, args, None),
+    }?;
+    if args.json {
+        print_json(&json!({
+            "method": rep.method,
+            "problem": args.problem,
+            "n": x0.nrows(),
+            "iterations": rep.iterations,
+            "value": rep.value,
+            "grad_norm": rep.grad_norm,
+            "seconds": rep.elapsed.as_secs_f64(),
+            "converged": rep.converged,
+            "termination": rep.termination.as_str(),
+            "x": if rep.x.nrows() <= 16 { json!(rep.x.iter().collect::<Vec<_>>()) } else { json!(null) },
+            "history": rep.history.iter().map(|h| json!({
+                "iteration": h.iteration,
+                "value": h.value,
+                "grad_norm": h.grad_norm,
+                "seconds": h.seconds,
+            })).collect::<Vec<_>>(),
+        }));
+    } else {
+        println!("problem      {} (n = {})", args.problem, x0.nrows());
+        println!("method       {}", rep.method);
+        println!(
+            "iterations   {} ({})",
+            rep.iterations,
+            rep.termination.as_str()
+        );
+        println!("f(x)         {:.12e}", rep.value);
+        println!("‖∇f(x)‖      {:.3e}", rep.grad_norm);
+        println!("time         {:.1} ms", rep.elapsed.as_secs_f64() * 1e3);
+    }
+    Ok(())
+}
