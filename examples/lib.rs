@@ -8,6 +8,8 @@
 //! - `datasets_tour`: the embedded datasets, standardised and split.
 //! - `ot_convergence`: Sinkhorn vs Sinkhorn-Newton-Sparse on the paper's
 //!   random assignment problem; writes the marginal-error plot (SVG).
+//! - `optimizers_convergence`: every optimizer on logistic regression
+//!   (breast cancer); writes the f − f* plot (SVG).
 //!
 //! Run one with `cargo run --release --example NAME`.
 

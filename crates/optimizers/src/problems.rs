@@ -549,9 +549,16 @@ impl Curvature for Logistic {
             HessianKind::Exact | HessianKind::GaussNewton => {
                 self.hessian(w).map(HessianModel::Dense)
             }
-            HessianKind::Diagonal => self
-                .hessian(w)
-                .map(|h| HessianModel::Diagonal(Col::from_fn(h.nrows(), |i| h[(i, i)]))),
+            HessianKind::Diagonal => {
+                let wts = self.curvature_weights(w);
+                let d = self.a.ncols();
+                Some(HessianModel::Diagonal(Col::from_fn(d, |j| {
+                    self.reg
+                        + (0..wts.len())
+                            .map(|i| wts[i] * self.a[(i, j)] * self.a[(i, j)])
+                            .sum::<f64>()
+                })))
+            }
             HessianKind::Fisher => {
                 let t = self.margins(w);
                 let m = t.nrows() as f64;
@@ -717,7 +724,30 @@ impl Objective for Softmax {
     }
 }
 
-impl Curvature for Softmax {}
+impl Curvature for Softmax {
+    /// `Diagonal` is formed directly, `(1/m) Σ_i p_ik (1 − p_ik) a_ij² + λ`,
+    /// without the dense Hessian; `Exact` is the dense Hessian.
+    fn curvature(&self, kind: HessianKind, x: ColRef<'_, f64>) -> Option<HessianModel> {
+        match kind {
+            HessianKind::Exact => self.hessian(x).map(HessianModel::Dense),
+            HessianKind::Diagonal => {
+                let (p, _) = self.probs(x);
+                let (m, d) = (p.nrows(), self.a.ncols());
+                let mut diag = Col::from_fn(d * self.classes, |_| self.reg);
+                for k in 0..self.classes {
+                    for i in 0..m {
+                        let w = p[(i, k)] * (1.0 - p[(i, k)]) / m as f64;
+                        for j in 0..d {
+                            diag[k * d + j] += w * self.a[(i, j)] * self.a[(i, j)];
+                        }
+                    }
+                }
+                Some(HessianModel::Diagonal(diag))
+            }
+            _ => None,
+        }
+    }
+}
 
 /// The diffGrad paper's one-dimensional test functions (eqs. 24–26).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -453,3 +453,32 @@ fn bad_input_gives_clear_errors() {
         Err(Error::InvalidParameter { .. })
     ));
 }
+
+#[test]
+fn direct_diagonal_models_equal_the_dense_hessian_diagonal() {
+    let logi = Logistic::from_dataset("wine", 1e-2).unwrap();
+    let soft = Softmax::from_dataset("iris", 1e-2).unwrap();
+    let check = |name: &str, obj: &dyn Fn(HessianKind) -> Option<HessianModel>, h: Mat<f64>| {
+        let Some(HessianModel::Diagonal(d)) = obj(HessianKind::Diagonal) else {
+            panic!("{name}: no diagonal model")
+        };
+        for i in 0..h.nrows() {
+            assert!(
+                (d[i] - h[(i, i)]).abs() < 1e-12 * h[(i, i)].abs().max(1.0),
+                "{name}[{i}]"
+            );
+        }
+    };
+    let w = Col::from_fn(logi.dim(), |i| 0.1 * (i as f64).sin());
+    check(
+        "logistic",
+        &|k| logi.curvature(k, w.as_ref()),
+        logi.hessian(w.as_ref()).unwrap(),
+    );
+    let x = Col::from_fn(soft.dim(), |i| 0.1 * (i as f64).cos());
+    check(
+        "softmax",
+        &|k| soft.curvature(k, x.as_ref()),
+        soft.hessian(x.as_ref()).unwrap(),
+    );
+}

@@ -1,0 +1,206 @@
+//! optimizers benches (`cargo bench -p optimizers`).
+//!
+//! - `logistic_breast_cancer/<method>` and `softmax_<data>/<method>`: a full
+//!   run to ‖∇f‖₂ ≤ 1e-8 from zeros (λ = 1e-3, standardised features with an
+//!   intercept) for gradient-regularised Newton and its variants, Nesterov
+//!   (L = λ_max of the Hessian at 0, μ = λ), Armijo gradient descent, and
+//!   L-BFGS (memory 10, Moré–Thuente line search) from the `argmin` crate —
+//!   the Rust peer a user would reach for. Iteration counts print once.
+//! - `step_1e5/<method>`: one Adam / AMSGrad / diffGrad update of 10⁵
+//!   parameters (the per-step overhead of the update rule itself).
+
+use std::hint::black_box;
+
+use argmin::core::{CostFunction, Executor, Gradient, State};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+use criterion::{Criterion, criterion_group, criterion_main};
+use linalg_core::faer::{Col, ColMut, ColRef, Side};
+use linalg_core::{Control, Objective};
+use optimizers::problems::{Curvature, Logistic, Softmax};
+use optimizers::{
+    AdamParams, GrnParams, HessianKind, Method, Regularisation, RunParams, grn, minimize,
+};
+
+/// `argmin` adaptor over `Vec<f64>` (argmin-math has no faer 0.24 backend).
+struct Argmin<'a, O>(&'a O);
+
+impl<O: Objective> CostFunction for Argmin<'_, O> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, p: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        Ok(self.0.value(Col::from_fn(p.len(), |i| p[i]).as_ref()))
+    }
+}
+
+impl<O: Objective> Gradient for Argmin<'_, O> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+    fn gradient(&self, p: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
+        let mut g = Col::zeros(p.len());
+        self.0
+            .gradient(Col::from_fn(p.len(), |i| p[i]).as_ref(), g.as_mut());
+        Ok(g.iter().copied().collect())
+    }
+}
+
+fn lbfgs<O: Objective>(obj: &O) -> (usize, f64) {
+    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
+        .with_tolerance_grad(1e-8)
+        .expect("tolerance")
+        .with_tolerance_cost(0.0)
+        .expect("tolerance");
+    let res = Executor::new(Argmin(obj), solver)
+        .configure(|s| s.param(vec![0.0; obj.dim()]).max_iters(20_000))
+        .run()
+        .expect("L-BFGS");
+    let x = res.state().get_best_param().expect("param").clone();
+    let mut g = Col::zeros(x.len());
+    obj.gradient(Col::from_fn(x.len(), |i| x[i]).as_ref(), g.as_mut());
+    (res.state().get_iter() as usize, g.norm_l2())
+}
+
+fn lambda_max(obj: &impl Objective) -> f64 {
+    let h = obj
+        .hessian(Col::zeros(obj.dim()).as_ref())
+        .expect("hessian");
+    let ev = h
+        .self_adjoint_eigenvalues(Side::Lower)
+        .expect("eigenvalues");
+    ev[ev.len() - 1]
+}
+
+fn problem_group<O: Curvature>(
+    c: &mut Criterion,
+    name: &str,
+    obj: &O,
+    lam: f64,
+    slow_first_order: bool,
+) {
+    let run = RunParams {
+        max_iters: 50_000,
+        grad_tol: 1e-8,
+        ..Default::default()
+    };
+    let x0 = Col::<f64>::zeros(obj.dim());
+    let l = lambda_max(obj);
+    let mut group = c.benchmark_group(name);
+    group.sample_size(10);
+    let grn_variants = [
+        (
+            "grn",
+            HessianKind::Exact,
+            Regularisation::GradNorm { gamma0: 1.0 },
+        ),
+        (
+            "grn-diag",
+            HessianKind::Diagonal,
+            Regularisation::GradNorm { gamma0: 1.0 },
+        ),
+        (
+            "mishchenko",
+            HessianKind::Exact,
+            Regularisation::Mishchenko { h0: 1.0 },
+        ),
+    ];
+    for (label, hessian, regularisation) in grn_variants {
+        let params = GrnParams {
+            run,
+            hessian,
+            regularisation,
+            ..Default::default()
+        };
+        let rep = grn(obj, x0.as_ref(), &params, |_| Control::Continue).expect("grn");
+        println!(
+            "{name}/{label}: {} iterations, ‖g‖ = {:.1e}",
+            rep.iterations, rep.grad_norm
+        );
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                grn(black_box(obj), x0.as_ref(), &params, |_| Control::Continue).expect("grn")
+            })
+        });
+    }
+    let first_order = [
+        ("nesterov", Method::Nesterov { l, mu: lam }),
+        ("gd-armijo", Method::GdArmijo { lr0: 1.0 }),
+    ];
+    for (label, method) in first_order {
+        let rep = minimize(obj, x0.as_ref(), method, &run, |_| Control::Continue).expect("run");
+        println!(
+            "{name}/{label}: {} iterations, ‖g‖ = {:.1e}",
+            rep.iterations, rep.grad_norm
+        );
+        if !slow_first_order {
+            group.bench_function(label, |b| {
+                b.iter(|| {
+                    minimize(black_box(obj), x0.as_ref(), method, &run, |_| {
+                        Control::Continue
+                    })
+                })
+            });
+        }
+    }
+    let (it, gn) = lbfgs(obj);
+    println!("{name}/lbfgs-argmin: {it} iterations, ‖g‖ = {gn:.1e}");
+    group.bench_function("lbfgs-argmin", |b| b.iter(|| lbfgs(black_box(obj))));
+    group.finish();
+}
+
+fn regression(c: &mut Criterion) {
+    let lam = 1e-3;
+    let logi = Logistic::from_dataset("breast_cancer", lam).expect("data");
+    problem_group(c, "logistic_breast_cancer", &logi, lam, false);
+    let wine = Softmax::from_dataset("wine", lam).expect("data");
+    problem_group(c, "softmax_wine", &wine, lam, false);
+    let digits = Softmax::from_dataset("digits", lam).expect("data");
+    problem_group(c, "softmax_digits", &digits, lam, true);
+}
+
+/// `½‖x‖²`, for the per-step cost of the update rules.
+struct HalfNorm(usize);
+impl Objective for HalfNorm {
+    fn dim(&self) -> usize {
+        self.0
+    }
+    fn value(&self, x: ColRef<'_, f64>) -> f64 {
+        0.5 * x.squared_norm_l2()
+    }
+    fn gradient(&self, x: ColRef<'_, f64>, mut g: ColMut<'_, f64>) -> f64 {
+        g.copy_from(x);
+        0.5 * x.squared_norm_l2()
+    }
+}
+
+fn steps(c: &mut Criterion) {
+    let n = 100_000;
+    let f = HalfNorm(n);
+    let x0 = Col::from_fn(n, |i| (i as f64).sin());
+    let run = RunParams {
+        max_iters: 10,
+        grad_tol: 0.0,
+        ..Default::default()
+    };
+    let mut group = c.benchmark_group("step_1e5");
+    group.sample_size(20);
+    let p = AdamParams::lr(1e-3);
+    for (label, method) in [
+        ("adam", Method::Adam(p)),
+        ("amsgrad", Method::AmsGrad(p)),
+        ("diffgrad", Method::DiffGrad(p)),
+        ("gd", Method::Gd { lr: 1e-3 }),
+    ] {
+        // Ten steps per sample; the gradient (a copy) is part of each.
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                minimize(black_box(&f), x0.as_ref(), method, &run, |_| {
+                    Control::Continue
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, regression, steps);
+criterion_main!(benches);
