@@ -5,11 +5,10 @@
 //! Paper: S. R. Dubey, S. Chakraborty, S. K. Roy, S. Mukherjee, S. K. Singh, B. B. Chaudhuri. diffGrad: An Optimization Method for Convolutional Neural Networks. IEEE Transactions on Neural Networks and Learning Systems, 2019/2020. arXiv:1909.11015.
 //! Paper: Andrei Semenov, Martin Jaggi, Nikita Doikov. Gradient-Normalized Smoothness for Optimization with Approximate Hessians. arXiv:2506.13710, 2025.
 //!
-//! **Status:** first-order methods (GD, Armijo GD, Nesterov, triple
-//! momentum, Adam, AMSGrad, diffGrad), gradient-regularised Newton with
-//! exact / Gauss–Newton / Fisher / diagonal Hessians and Mishchenko's
-//! variant, and the test problems. Still to come: diffGrad as a burn
-//! optimizer (feature `burn`), benches against argmin and SciPy.
+//! First-order methods (GD, Armijo GD, Nesterov, triple momentum, Adam,
+//! AMSGrad, diffGrad), gradient-regularised Newton with exact / Gauss–Newton
+//! / Fisher / diagonal Hessians and Mishchenko's variant, the test problems,
+//! and (cargo feature `burn`) diffGrad as a burn 0.22 optimizer.
 //!
 //! ```
 //! use linalg_core::Control;
@@ -28,6 +27,8 @@ use std::time::Duration;
 use linalg_core::faer::{Col, Mat};
 pub use linalg_core::{Control, Termination};
 
+#[cfg(feature = "burn")]
+pub mod burn_diffgrad;
 pub mod first_order;
 pub mod grn;
 pub mod problems;

@@ -83,7 +83,7 @@ pub fn crates() -> Vec<CrateInfo> {
         (
             "optimizers",
             cfg!(feature = "optimizers"),
-            "first-order methods, diffGrad, gradient-regularised Newton (Dubey 2019; Semenov et al. 2025); burn optimizer to come",
+            "first-order methods, diffGrad (also for burn), gradient-regularised Newton (Dubey 2019; Semenov et al. 2025)",
         ),
         (
             "bilevel-penalty",
