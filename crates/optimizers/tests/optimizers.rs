@@ -11,6 +11,9 @@ use linalg_core::{Control, Objective, check_gradient, check_hessian_vec};
 use optimizers::problems::*;
 use optimizers::*;
 
+#[path = "../benches/argmin_lbfgs.rs"]
+mod argmin_lbfgs;
+
 fn fixture(name: &str) -> Mat<f64> {
     read_npy_mat(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -277,9 +280,12 @@ fn grn_on_logistic_regression_is_linear_and_beats_nesterov() {
         |_| Control::Continue,
     )
     .unwrap();
+    // L-BFGS (memory 10) from the argmin crate, to the same tolerance.
+    let (lbfgs_iters, lbfgs_g) = argmin_lbfgs::lbfgs(&f);
+    assert!(lbfgs_g <= 1e-8);
     assert!(
-        rep.iterations < nag.iterations,
-        "GRN {} vs Nesterov {}",
+        rep.iterations < nag.iterations && rep.iterations < lbfgs_iters,
+        "GRN {} vs Nesterov {} vs L-BFGS {lbfgs_iters}",
         rep.iterations,
         nag.iterations
     );
