@@ -29,11 +29,15 @@
 
 #![warn(missing_docs)]
 
+pub mod dcdm;
 pub mod grid;
 pub mod multigrid;
 pub mod poisson;
 pub mod solvers;
 
+pub use dcdm::{
+    DcdmParams, DcdmReport, DirectionModel, FnModel, IdentityModel, ResidualMode, dcdm,
+};
 pub use grid::{CellKind, Grid, Regions, Scene, check_grid_size};
 pub use linalg_core::{Control, Termination};
 pub use multigrid::{Multigrid, MultigridParams};

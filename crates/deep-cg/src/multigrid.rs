@@ -117,7 +117,8 @@ impl Multigrid {
         self.levels.len()
     }
 
-    fn scratch_len(&self) -> usize {
+    /// Scratch length (in f64) that [`Multigrid::vcycle`] needs.
+    pub fn scratch_len(&self) -> usize {
         // Fine right-hand side; per finer level its residual; per coarser level
         // its right-hand side and solution.
         let size = |l: &Stencil| l.n * l.n * l.n;
