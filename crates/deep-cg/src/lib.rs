@@ -32,6 +32,8 @@
 pub mod dcdm;
 pub mod grid;
 pub mod multigrid;
+#[cfg(feature = "burn")]
+pub mod net;
 pub mod poisson;
 pub mod solvers;
 
