@@ -29,6 +29,7 @@
 
 #![warn(missing_docs)]
 
+pub mod data;
 pub mod dcdm;
 pub mod grid;
 pub mod multigrid;
