@@ -37,6 +37,8 @@ pub mod multigrid;
 pub mod net;
 pub mod poisson;
 pub mod solvers;
+#[cfg(feature = "burn")]
+pub mod train;
 
 pub use dcdm::{
     DcdmParams, DcdmReport, DirectionModel, FnModel, IdentityModel, ResidualMode, dcdm,
