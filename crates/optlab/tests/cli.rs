@@ -811,3 +811,57 @@ fn optimize_bad_input() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[cfg(feature = "burn")]
+#[test]
+fn poisson_train_writes_a_model_checkpoints_and_resumes() {
+    let out = tmp("dcdm8.bpk");
+    let ckpt = tmp("dcdm8.ckpt");
+    std::fs::remove_dir_all(&ckpt).ok();
+    let run = |epochs: &str, resume: bool| {
+        let mut a = vec![
+            "poisson",
+            "train",
+            "--scene",
+            "smoke-plume",
+            "--grid",
+            "8",
+            "--samples",
+            "40",
+            "--epochs",
+            epochs,
+            "--lr",
+            "1e-3",
+            "--batch-size",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            "--json",
+        ];
+        if resume {
+            a.push("--resume");
+        }
+        let o = optlab(&a);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let first = run("2", false);
+    let e = first["epochs"].as_array().unwrap();
+    assert_eq!(e.len(), 2);
+    assert!(e[1]["train_loss"].as_f64().unwrap() < e[0]["train_loss"].as_f64().unwrap());
+    assert!(out.exists() && ckpt.join("model.bpk").exists() && ckpt.join("optim.bpk").exists());
+    let second = run("1", true);
+    assert_eq!(second["epochs"][0]["epoch"], 3);
+    assert!(second["ritz_vectors"].is_null(), "data should be reused");
+    let o = optlab(&[
+        "poisson",
+        "train",
+        "--grid",
+        "7",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

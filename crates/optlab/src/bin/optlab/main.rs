@@ -10,6 +10,7 @@ mod optimize;
 mod ot;
 mod poisson;
 mod tour;
+mod train;
 
 use std::process::ExitCode;
 

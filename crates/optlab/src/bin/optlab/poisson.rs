@@ -9,9 +9,20 @@ use serde_json::json;
 
 use crate::{Failure, print_json};
 
+/// `optlab poisson` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum PoissonCmd {
+    /// Generate Ritz-vector training data and train the DCDM network (needs the `burn` feature).
+    Train(crate::train::TrainArgs),
+}
+
 /// Arguments of `optlab poisson`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// Subcommand (`train`); without one, solve a scene's system.
+    #[command(subcommand)]
+    cmd: Option<PoissonCmd>,
     /// Scene: box, smoke-plume, sphere, bunny, mixed.
     #[arg(long, default_value = "smoke-plume")]
     scene: String,
@@ -53,6 +64,9 @@ fn bad(e: impl std::fmt::Display) -> Failure {
 }
 
 pub fn run(args: &Args) -> Result<(), Failure> {
+    if let Some(PoissonCmd::Train(t)) = &args.cmd {
+        return crate::train::run(t);
+    }
     let scene = Scene::from_name(&args.scene).map_err(bad)?;
     let method = Method::from_name(&args.method).map_err(bad)?;
     let grid = scene.build(args.grid, args.seed).map_err(bad)?;
