@@ -127,11 +127,19 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A fresh network (seeded by `config.seed`) on the autodiff `device`.
+    /// A fresh network on the autodiff `device`, its initial weights drawn
+    /// after seeding the device with `config.seed` (the device's generator is
+    /// shared: concurrent initialisations on one device interleave; use
+    /// [`Trainer::with_net`] to start from given weights).
     pub fn new(config: &TrainConfig, device: &Device) -> Self {
         device.seed(config.seed);
+        Self::with_net(DcdmNetConfig::new().init(device), device)
+    }
+
+    /// Starts from the given network (epoch 0, fresh Adam state).
+    pub fn with_net(net: DcdmNet, device: &Device) -> Self {
         Self {
-            net: Some(DcdmNetConfig::new().init(device)),
+            net: Some(net),
             optim: AdamConfig::new().init(),
             epoch: 0,
             device: device.clone(),
@@ -314,13 +322,16 @@ mod tests {
             seed: 3,
         };
         let dir = std::env::temp_dir().join(format!("dcdm_ckpt_{}", std::process::id()));
+        // Both runs start from the same weights (the device's generator is
+        // shared with concurrently running tests, so they are not re-drawn).
+        let net0 = DcdmNetConfig::new().init(&device);
         // Uninterrupted: 3 epochs.
-        let mut a = Trainer::new(&config, &device);
+        let mut a = Trainer::with_net(net0.clone(), &device);
         let ra = a.fit(&st, &samples, 3, &config, None, |_| {}).unwrap();
         assert!(ra[2].train_loss < ra[0].train_loss, "{ra:?}");
         assert!(ra[2].val_loss.is_finite());
         // Interrupted: 1 epoch, checkpoint, resume, 2 more.
-        let mut b = Trainer::new(&config, &device);
+        let mut b = Trainer::with_net(net0, &device);
         b.fit(&st, &samples, 1, &config, Some(&dir), |_| {})
             .unwrap();
         let mut c = Trainer::resume(&dir, &device).unwrap();
