@@ -864,4 +864,41 @@ fn poisson_train_writes_a_model_checkpoints_and_resumes() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // The trained network as the DCDM direction model (barely trained: it
+    // runs its iterations; convergence is not expected here).
+    let o = optlab(&[
+        "poisson",
+        "--scene",
+        "smoke-plume",
+        "--grid",
+        "8",
+        "--method",
+        "dcdm",
+        "--model",
+        out.to_str().unwrap(),
+        "--max-iters",
+        "3",
+        "--rtol",
+        "1e-12",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["method"], "dcdm");
+    assert_eq!(v["iterations"], 3);
+    assert_eq!(v["residual_history"].as_array().unwrap().len(), 4);
+    let o = optlab(&["poisson", "--grid", "8", "--method", "dcdm"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--model"), "{}", stderr(&o));
+}
+
+#[cfg(not(feature = "burn"))]
+#[test]
+fn dcdm_without_burn_says_how_to_build_it() {
+    let o = optlab(&["poisson", "--grid", "8", "--method", "dcdm"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--features burn"), "{}", stderr(&o));
+    let o = optlab(&["poisson", "train", "--out", "/tmp/never.bpk"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--features burn"), "{}", stderr(&o));
 }

@@ -32,7 +32,7 @@ pub struct Args {
     /// Seed for obstacles and the right-hand side.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Solver: cg, jacobi-pcg, ic0-pcg, mg-pcg.
+    /// Solver: cg, jacobi-pcg, ic0-pcg, mg-pcg, or dcdm (with `--features burn`).
     #[arg(long, default_value = "mg-pcg")]
     method: String,
     /// Relative tolerance on ‖b − Ax‖/‖b‖.
@@ -57,6 +57,12 @@ pub struct Args {
     /// Write the solution (NPY) to this file.
     #[arg(long, value_name = "x.npy")]
     x_out: Option<PathBuf>,
+    /// DCDM: the trained network (burnpack from `optlab poisson train`).
+    #[arg(long, value_name = "model.bpk")]
+    model: Option<PathBuf>,
+    /// DCDM: directions kept for A-orthogonalisation.
+    #[arg(long, default_value_t = 2)]
+    k: usize,
 }
 
 fn bad(e: impl std::fmt::Display) -> Failure {
@@ -68,7 +74,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         return crate::train::run(t);
     }
     let scene = Scene::from_name(&args.scene).map_err(bad)?;
-    let method = Method::from_name(&args.method).map_err(bad)?;
+    let is_dcdm = args.method == "dcdm";
+    let method = if is_dcdm {
+        Method::Cg
+    } else {
+        Method::from_name(&args.method).map_err(bad)?
+    };
     let grid = scene.build(args.grid, args.seed).map_err(bad)?;
     let system = PoissonSystem::new(grid);
     let b: Col<f64> = match &args.rhs {
@@ -93,6 +104,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     if let Some(p) = &args.write_rhs {
         write_npy_col(p, b.as_ref(), NpyDtype::F64).map_err(bad)?;
+    }
+    if is_dcdm {
+        return run_dcdm(args, &system, b.as_ref());
     }
     let mut params = SolveParams::new(method).rtol(args.rtol);
     params.max_iters = args.max_iters;
@@ -158,6 +172,95 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             method.name(),
             rep.iterations,
             rep.relative_residual
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "burn"))]
+fn run_dcdm(
+    _: &Args,
+    _: &PoissonSystem,
+    _: linalg_core::faer::ColRef<'_, f64>,
+) -> Result<(), Failure> {
+    Err(Failure::BadInput(
+        "--method dcdm needs the `burn` feature: cargo build --release -p optlab --features burn"
+            .into(),
+    ))
+}
+
+/// `--method dcdm`: the DCDM loop with a trained network.
+#[cfg(feature = "burn")]
+fn run_dcdm(
+    args: &Args,
+    system: &PoissonSystem,
+    b: linalg_core::faer::ColRef<'_, f64>,
+) -> Result<(), Failure> {
+    use burn::module::Module;
+    use burn::tensor::Device;
+    use deep_cg::net::{DcdmNetConfig, NetModel};
+    use deep_cg::{DcdmParams, dcdm};
+    let path = args.model.as_ref().ok_or_else(|| {
+        Failure::BadInput(
+            "--method dcdm needs --model model.bpk (train one with `optlab poisson train`; no weights ship yet)".into(),
+        )
+    })?;
+    let t = std::time::Instant::now();
+    let device = Device::default();
+    let net = DcdmNetConfig::new()
+        .init(&device)
+        .try_load_file(path)
+        .map_err(|e| Failure::BadInput(format!("{}: {e:?}", path.display())))?;
+    let mut model = NetModel::new(net, args.grid, device).map_err(bad)?;
+    let setup = t.elapsed().as_secs_f64();
+    let params = DcdmParams {
+        rtol: args.rtol,
+        max_iters: args.max_iters.unwrap_or(1000),
+        k: args.k,
+        ..Default::default()
+    };
+    let rep = dcdm(system, b, &mut model, &params).map_err(bad)?;
+    if let Some(p) = &args.x_out {
+        write_npy_col(p, rep.x.as_ref(), NpyDtype::F64).map_err(bad)?;
+    }
+    if args.json {
+        print_json(&json!({
+            "method": "dcdm",
+            "scene": args.scene,
+            "grid": args.grid,
+            "seed": args.seed,
+            "n": system.len(),
+            "fluid_cells": system.grid().fluid_count(),
+            "iterations": rep.iterations,
+            "converged": rep.converged,
+            "termination": rep.termination.as_str(),
+            "relative_residual": rep.relative_residual,
+            "seconds": rep.seconds,
+            "setup_seconds": setup,
+            "model_seconds": rep.model_seconds,
+            "projected": rep.projected,
+            "residual_history": rep.history,
+        }));
+    } else {
+        println!(
+            "method            dcdm ({}; k = {})",
+            path.display(),
+            args.k
+        );
+        println!("iterations        {}", rep.iterations);
+        println!("termination       {}", rep.termination);
+        println!("‖b − Ax‖/‖b‖      {:.3e}", rep.relative_residual);
+        println!(
+            "time              {:.1} ms solve ({:.1} ms in the network) + {:.1} ms model load",
+            rep.seconds * 1e3,
+            rep.model_seconds * 1e3,
+            setup * 1e3
+        );
+    }
+    if !rep.converged {
+        return Err(Failure::Solver(format!(
+            "dcdm did not converge in {} iterations (relative residual {:.3e})",
+            rep.iterations, rep.relative_residual
         )));
     }
     Ok(())
