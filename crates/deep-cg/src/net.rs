@@ -96,6 +96,25 @@ impl DcdmNet {
     }
 }
 
+/// The shipped weights (burnpack, f32): trained on this project's 2-core
+/// CPU by `optlab poisson train --scene smoke-plume --grid 16 --samples 1000
+/// --epochs 15 --lr 1e-3 --batch-size 10 --seed 0` (Ritz data m = 500).
+/// See the crate README for the training record and what they achieve.
+const PRETRAINED: &[u8] = include_bytes!("../weights/dcdm_smoke16.bpk");
+
+impl DcdmNet {
+    /// The shipped, pretrained network on `device`.
+    pub fn pretrained(device: &Device) -> Result<DcdmNet> {
+        let bytes = burn::tensor::Bytes::from_bytes_vec(PRETRAINED.to_vec());
+        let record = burn::store::ModuleRecord::from_bytes(bytes)
+            .map_err(|e| Error::Numerical(format!("shipped DCDM weights: {e:?}")))?;
+        DcdmNetConfig::new()
+            .init(device)
+            .try_load_record(record)
+            .map_err(|e| Error::Numerical(format!("shipped DCDM weights: {e:?}")))
+    }
+}
+
 /// A [`DcdmNet`] as the direction model of [`dcdm`](crate::dcdm::dcdm).
 pub struct NetModel {
     net: DcdmNet,

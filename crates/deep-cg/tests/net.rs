@@ -98,3 +98,27 @@ fn the_network_drives_the_dcdm_loop_with_monotone_energy() {
     }
     assert!(NetModel::new(DcdmNetConfig::new().init(&device), 7, device).is_err());
 }
+
+#[test]
+fn shipped_weights_load_and_beat_cg_on_smoke_plume_16() {
+    let device = Device::default();
+    let net = deep_cg::net::DcdmNet::pretrained(&device).unwrap();
+    assert_eq!(net.num_params(), 97_457);
+    let sys = PoissonSystem::new(Scene::SmokePlume.build(16, 0).unwrap());
+    let b = sys.divergence_rhs(1);
+    let mut model = NetModel::new(net, 16, device).unwrap();
+    let params = DcdmParams {
+        rtol: 1e-4,
+        max_iters: 200,
+        ..Default::default()
+    };
+    let rep = dcdm(&sys, b.as_ref(), &mut model, &params).unwrap();
+    let cg = solve(&sys, b.as_ref(), &SolveParams::new(Method::Cg).rtol(1e-4)).unwrap();
+    assert!(rep.converged, "{:e}", rep.relative_residual);
+    assert!(
+        rep.iterations * 2 < cg.iterations,
+        "DCDM {} vs CG {} iterations",
+        rep.iterations,
+        cg.iterations
+    );
+}

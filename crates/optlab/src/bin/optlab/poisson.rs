@@ -57,7 +57,7 @@ pub struct Args {
     /// Write the solution (NPY) to this file.
     #[arg(long, value_name = "x.npy")]
     x_out: Option<PathBuf>,
-    /// DCDM: the trained network (burnpack from `optlab poisson train`).
+    /// DCDM: a trained network (burnpack from `optlab poisson train`; default: the shipped weights).
     #[arg(long, value_name = "model.bpk")]
     model: Option<PathBuf>,
     /// DCDM: directions kept for A-orthogonalisation.
@@ -200,17 +200,22 @@ fn run_dcdm(
     use burn::tensor::Device;
     use deep_cg::net::{DcdmNetConfig, NetModel};
     use deep_cg::{DcdmParams, dcdm};
-    let path = args.model.as_ref().ok_or_else(|| {
-        Failure::BadInput(
-            "--method dcdm needs --model model.bpk (train one with `optlab poisson train`; no weights ship yet)".into(),
-        )
-    })?;
     let t = std::time::Instant::now();
     let device = Device::default();
-    let net = DcdmNetConfig::new()
-        .init(&device)
-        .try_load_file(path)
-        .map_err(|e| Failure::BadInput(format!("{}: {e:?}", path.display())))?;
+    let (net, source) = match &args.model {
+        Some(path) => (
+            DcdmNetConfig::new()
+                .init(&device)
+                .try_load_file(path)
+                .map_err(|e| Failure::BadInput(format!("{}: {e:?}", path.display())))?,
+            path.display().to_string(),
+        ),
+        None => (
+            deep_cg::net::DcdmNet::pretrained(&device)
+                .map_err(|e| Failure::Solver(e.to_string()))?,
+            "shipped weights".to_string(),
+        ),
+    };
     let mut model = NetModel::new(net, args.grid, device).map_err(bad)?;
     let setup = t.elapsed().as_secs_f64();
     let params = DcdmParams {
@@ -238,15 +243,12 @@ fn run_dcdm(
             "seconds": rep.seconds,
             "setup_seconds": setup,
             "model_seconds": rep.model_seconds,
+            "model": source,
             "projected": rep.projected,
             "residual_history": rep.history,
         }));
     } else {
-        println!(
-            "method            dcdm ({}; k = {})",
-            path.display(),
-            args.k
-        );
+        println!("method            dcdm ({source}; k = {})", args.k);
         println!("iterations        {}", rep.iterations);
         println!("termination       {}", rep.termination);
         println!("‖b − Ax‖/‖b‖      {:.3e}", rep.relative_residual);
