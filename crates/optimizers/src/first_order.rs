@@ -2,12 +2,10 @@
 //! gradient descent (fixed step or Armijo backtracking), Nesterov (convex and
 //! strongly convex), the triple momentum method, Adam, AMSGrad and diffGrad.
 
-use std::time::Instant;
-
 use linalg_core::faer::{Col, ColRef};
 use linalg_core::{Control, Objective, Termination};
 
-use crate::{Error, OptRecord, OptReport, Result, RunParams};
+use crate::{Error, OptRecord, OptReport, Recorder, Result, RunParams};
 
 /// Hyperparameters of the Adam family.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -208,22 +206,17 @@ pub fn minimize(
     x0: ColRef<'_, f64>,
     method: Method,
     params: &RunParams,
-    mut observer: impl FnMut(&OptRecord) -> Control,
+    observer: impl FnMut(&OptRecord) -> Control,
 ) -> Result<OptReport> {
     params.validate()?;
     method.validate()?;
     check_start(obj, x0)?;
-    let start = Instant::now();
+    let mut rec = Recorder::new(*params, observer);
     let n = obj.dim();
     let mut x = x0.to_owned();
     let mut g = Col::<f64>::zeros(n);
     let mut f = eval(obj, x.as_ref(), &mut g, 0)?;
-    let mut history = vec![OptRecord {
-        iteration: 0,
-        value: f,
-        grad_norm: g.norm_l2(),
-        seconds: 0.0,
-    }];
+    let mut termination = rec.record(0, f, g.norm_l2(), None);
     // Method state.
     let mut x_prev = x.clone(); // Nesterov x_{k−1}; TMM ξ_{k−1}
     let mut y = x.clone(); // Nesterov / TMM extrapolated point
@@ -236,12 +229,6 @@ pub fn minimize(
         Method::GdArmijo { lr0 } => lr0,
         _ => 0.0,
     };
-    let mut termination = Termination::MaxIterations;
-    if observer(&history[0]) == Control::Stop {
-        termination = Termination::Cancelled;
-    } else if history[0].grad_norm <= params.grad_tol {
-        termination = Termination::Converged;
-    }
     let mut k = 0;
     while termination == Termination::MaxIterations && k < params.max_iters {
         k += 1;
@@ -334,28 +321,9 @@ pub fn minimize(
                 f = eval(obj, x.as_ref(), &mut g, k)?;
             }
         }
-        let rec = OptRecord {
-            iteration: k,
-            value: f,
-            grad_norm: g.norm_l2(),
-            seconds: start.elapsed().as_secs_f64(),
-        };
-        history.push(rec);
-        if observer(&rec) == Control::Stop {
-            termination = Termination::Cancelled;
-        } else if rec.grad_norm <= params.grad_tol
-            || (params.f_tol > 0.0 && (f_old - f).abs() <= params.f_tol * f_old.abs().max(1.0))
-        {
-            termination = Termination::Converged;
-        }
+        termination = rec.record(k, f, g.norm_l2(), Some(f_old));
     }
-    Ok(OptReport::new(
-        method.name(),
-        x,
-        history,
-        termination,
-        start.elapsed(),
-    ))
+    Ok(OptReport::new(method.name(), x, termination, rec))
 }
 
 #[cfg(test)]

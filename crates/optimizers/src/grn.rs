@@ -9,8 +9,6 @@
 //! previous trial there). When the required decrease is below the round-off
 //! of `f` (a few ulps), a trial is accepted if it lowers `‖g‖` instead.
 
-use std::time::Instant;
-
 use linalg_core::cg::{Cg, CgParams};
 use linalg_core::faer::linalg::solvers::Solve;
 use linalg_core::faer::{Col, ColMut, ColRef, Mat, Side};
@@ -19,7 +17,7 @@ use linalg_core::{Control, Termination};
 
 use crate::first_order::{check_start, eval, positive};
 use crate::problems::Curvature;
-use crate::{Error, HessianKind, HessianModel, OptRecord, OptReport, Result, RunParams};
+use crate::{Error, HessianKind, HessianModel, OptRecord, OptReport, Recorder, Result, RunParams};
 
 /// How `λ` is set from the gradient norm.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -120,7 +118,7 @@ pub fn grn<O: Curvature>(
     obj: &O,
     x0: ColRef<'_, f64>,
     params: &GrnParams,
-    mut observer: impl FnMut(&OptRecord) -> Control,
+    observer: impl FnMut(&OptRecord) -> Control,
 ) -> Result<OptReport> {
     params.run.validate()?;
     positive("gamma_min", params.gamma_min)?;
@@ -141,28 +139,16 @@ pub fn grn<O: Curvature>(
         });
     }
     check_start(obj, x0)?;
-    let start = Instant::now();
+    let mut rec = Recorder::new(params.run, observer);
     let n = obj.dim();
     let mut x = x0.to_owned();
     let mut g = Col::<f64>::zeros(n);
     let mut f = eval(obj, x.as_ref(), &mut g, 0)?;
-    let mut history = vec![OptRecord {
-        iteration: 0,
-        value: f,
-        grad_norm: g.norm_l2(),
-        seconds: 0.0,
-    }];
+    let mut termination = rec.record(0, f, g.norm_l2(), None);
     // γ for GradNorm; H for Mishchenko.
     let mut scale = match params.regularisation {
         Regularisation::GradNorm { gamma0 } => gamma0,
         Regularisation::Mishchenko { h0 } => h0,
-    };
-    let mut termination = if observer(&history[0]) == Control::Stop {
-        Termination::Cancelled
-    } else if history[0].grad_norm <= params.run.grad_tol {
-        Termination::Converged
-    } else {
-        Termination::MaxIterations
     };
     let mut gt = Col::<f64>::zeros(n);
     let mut k = 0;
@@ -228,18 +214,8 @@ pub fn grn<O: Curvature>(
         if !accepted {
             return Err(Error::LineSearch { iteration: k });
         }
-        let rec = OptRecord {
-            iteration: k,
-            value: f,
-            grad_norm: g.norm_l2(),
-            seconds: start.elapsed().as_secs_f64(),
-        };
-        history.push(rec);
-        if observer(&rec) == Control::Stop {
-            termination = Termination::Cancelled;
-        } else if rec.grad_norm <= params.run.grad_tol {
-            termination = Termination::Converged;
-        }
+        let f_old = rec.history[rec.history.len() - 1].value;
+        termination = rec.record(k, f, g.norm_l2(), Some(f_old));
     }
     let name = match (params.regularisation, params.hessian) {
         (Regularisation::Mishchenko { .. }, _) => "mishchenko",
@@ -248,13 +224,7 @@ pub fn grn<O: Curvature>(
         (_, HessianKind::Fisher) => "grn-fisher",
         (_, HessianKind::Diagonal) => "grn-diag",
     };
-    Ok(OptReport::new(
-        name,
-        x,
-        history,
-        termination,
-        start.elapsed(),
-    ))
+    Ok(OptReport::new(name, x, termination, rec))
 }
 
 /// A rejected trial: more regularisation (`γ/2`, or `2H`).

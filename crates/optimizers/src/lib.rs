@@ -72,6 +72,54 @@ impl RunParams {
     }
 }
 
+/// The history, the observer and the stopping tests shared by every method.
+pub(crate) struct Recorder<O> {
+    start: std::time::Instant,
+    run: RunParams,
+    observer: O,
+    pub(crate) history: Vec<OptRecord>,
+}
+
+impl<O: FnMut(&OptRecord) -> Control> Recorder<O> {
+    pub(crate) fn new(run: RunParams, observer: O) -> Self {
+        Self {
+            start: std::time::Instant::now(),
+            run,
+            observer,
+            history: Vec::new(),
+        }
+    }
+
+    /// Records iterate `iteration` (`previous` is the value before the step,
+    /// `None` at the start) and returns the termination it triggers
+    /// (`MaxIterations` means: go on).
+    pub(crate) fn record(
+        &mut self,
+        iteration: usize,
+        value: f64,
+        grad_norm: f64,
+        previous: Option<f64>,
+    ) -> Termination {
+        let rec = OptRecord {
+            iteration,
+            value,
+            grad_norm,
+            seconds: self.start.elapsed().as_secs_f64(),
+        };
+        self.history.push(rec);
+        let f_change = previous.is_some_and(|p| {
+            self.run.f_tol > 0.0 && (p - value).abs() <= self.run.f_tol * p.abs().max(1.0)
+        });
+        if (self.observer)(&rec) == Control::Stop {
+            Termination::Cancelled
+        } else if grad_norm <= self.run.grad_tol || f_change {
+            Termination::Converged
+        } else {
+            Termination::MaxIterations
+        }
+    }
+}
+
 /// One iterate of a run (`iteration = 0` is the starting point).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OptRecord {
@@ -109,13 +157,14 @@ pub struct OptReport {
 }
 
 impl OptReport {
-    pub(crate) fn new(
+    pub(crate) fn new<O>(
         method: &'static str,
         x: Col<f64>,
-        history: Vec<OptRecord>,
         termination: Termination,
-        elapsed: Duration,
+        rec: Recorder<O>,
     ) -> Self {
+        let elapsed = rec.start.elapsed();
+        let history = rec.history;
         let last = history[history.len() - 1];
         Self {
             method,
