@@ -431,6 +431,12 @@ impl<'p> State<'p> {
         Some((plan, rows, cols))
     }
 
+    /// `‖r − rows‖₁ + ‖c − cols‖₁` for a plan's row and column sums.
+    fn gap(&self, rows: &[f64], cols: &[f64]) -> f64 {
+        let l1 = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>();
+        l1(&self.p.r, rows) + l1(&self.p.c, cols)
+    }
+
     /// The concave dual `f = −ε Σ P + ⟨r, x⟩ + ⟨c, y⟩` from row sums.
     fn dual(&self, x: &[f64], y: &[f64], rows: &[f64]) -> f64 {
         let total: f64 = rows.iter().sum();
@@ -450,20 +456,7 @@ impl<'p> State<'p> {
         let (plan, rows, cols) = self
             .plan(&self.x, &self.y)
             .ok_or(Error::NonFinite("plan"))?;
-        let err = self
-            .p
-            .r
-            .iter()
-            .zip(&rows)
-            .map(|(a, b)| (a - b).abs())
-            .sum::<f64>()
-            + self
-                .p
-                .c
-                .iter()
-                .zip(&cols)
-                .map(|(a, b)| (a - b).abs())
-                .sum::<f64>();
+        let err = self.gap(&rows, &cols);
         let eps = self.eps;
         let mut cost = 0.0;
         let mut entropy = 0.0;
@@ -1006,18 +999,7 @@ pub fn sns(problem: &OtProblem, params: &SnsParams) -> Result<OtReport> {
                     if let Some(trial) = st.plan(&xt, &yt) {
                         let (r2, c2) = (&trial.1, &trial.2);
                         let f1 = st.dual(&xt, &yt, r2);
-                        let e1: f64 =
-                            st.p.r
-                                .iter()
-                                .zip(r2)
-                                .map(|(a, b)| (a - b).abs())
-                                .sum::<f64>()
-                                + st.p
-                                    .c
-                                    .iter()
-                                    .zip(c2)
-                                    .map(|(a, b)| (a - b).abs())
-                                    .sum::<f64>();
+                        let e1 = st.gap(r2, c2);
                         // Armijo for maximisation; near the optimum f is flat to
                         // round-off, so a decrease of the marginal error also counts.
                         if f1 >= f0 + 1e-4 * alpha * slope || e1 < err {
