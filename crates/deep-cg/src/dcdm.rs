@@ -125,6 +125,9 @@ pub struct DcdmReport {
     pub relative_residual: f64,
     /// `‖r_k‖/‖r_0‖` after each iteration (entry 0 is 1).
     pub history: Vec<f64>,
+    /// Seconds since the start of the solve at each entry of `history`
+    /// (time to any tolerance from one run).
+    pub history_seconds: Vec<f64>,
     /// Wall time of the solve.
     pub seconds: f64,
     /// Of which spent in the model.
@@ -191,6 +194,7 @@ pub fn dcdm(
     let mut dirs: Vec<(Vec<f64>, Vec<f64>, f64)> = Vec::with_capacity(params.k);
     let mut next = 0; // ring position of the oldest stored direction
     let mut history = vec![1.0];
+    let mut history_seconds = vec![start.elapsed().as_secs_f64()];
     let mut model_seconds = 0.0;
     let mut termination = Termination::MaxIterations;
     let mut it = 0;
@@ -260,6 +264,7 @@ pub fn dcdm(
         }
         let rel = dot(&r, &r).sqrt() / bnorm;
         history.push(rel);
+        history_seconds.push(start.elapsed().as_secs_f64());
         if rel <= params.rtol {
             termination = Termination::Converged;
         }
@@ -281,6 +286,7 @@ pub fn dcdm(
         termination,
         relative_residual: if bnorm > 0.0 { true_res / bnorm } else { 0.0 },
         history,
+        history_seconds,
         seconds: start.elapsed().as_secs_f64(),
         model_seconds,
         projected,

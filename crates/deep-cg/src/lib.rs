@@ -76,6 +76,23 @@ pub enum Error {
     /// A factorisation or assembly failed.
     #[error("{0}")]
     Numerical(String),
+    /// A network weights file (or buffer) that cannot be used: missing,
+    /// truncated, not a burnpack record, or for another architecture.
+    #[error("DCDM model {source_name}: {reason}")]
+    Model {
+        /// The file (or `shipped weights`).
+        source_name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A compute backend that is not compiled in or not available.
+    #[error("backend `{name}`: {reason}")]
+    Backend {
+        /// The backend asked for.
+        name: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

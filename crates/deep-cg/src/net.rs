@@ -24,6 +24,7 @@ use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::module::adaptive_avg_pool3d;
 use burn::tensor::{Device, Tensor, TensorData};
+use std::path::Path;
 
 use crate::dcdm::DirectionModel;
 use crate::{Error, Result};
@@ -105,13 +106,91 @@ const PRETRAINED: &[u8] = include_bytes!("../weights/dcdm_smoke16.bpk");
 impl DcdmNet {
     /// The shipped, pretrained network on `device`.
     pub fn pretrained(device: &Device) -> Result<DcdmNet> {
-        let bytes = burn::tensor::Bytes::from_bytes_vec(PRETRAINED.to_vec());
-        let record = burn::store::ModuleRecord::from_bytes(bytes)
-            .map_err(|e| Error::Numerical(format!("shipped DCDM weights: {e:?}")))?;
+        Self::from_bytes(PRETRAINED.to_vec(), "shipped weights", device)
+    }
+
+    /// Loads weights saved by [`DcdmNet::save`] (or `optlab poisson train`).
+    ///
+    /// A missing or unreadable file, a truncated or foreign file, or the
+    /// weights of a different architecture give [`Error::Model`] naming the
+    /// file and the reason.
+    pub fn load(path: &Path, device: &Device) -> Result<DcdmNet> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| Error::Model {
+            source_name: name.clone(),
+            reason: match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file".to_string(),
+                _ => format!("cannot read it: {e}"),
+            },
+        })?;
+        Self::from_bytes(bytes, &name, device)
+    }
+
+    /// Parses a burnpack record held in memory; `name` labels errors.
+    pub fn from_bytes(bytes: Vec<u8>, name: &str, device: &Device) -> Result<DcdmNet> {
+        let model_err = |reason: String| Error::Model {
+            source_name: name.to_string(),
+            reason,
+        };
+        if bytes.is_empty() {
+            return Err(model_err("the file is empty".into()));
+        }
+        let record =
+            burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+                .map_err(|e| {
+                    model_err(format!(
+                        "not a readable burnpack record (truncated or another format): {e}"
+                    ))
+                })?;
         DcdmNetConfig::new()
             .init(device)
             .try_load_record(record)
-            .map_err(|e| Error::Numerical(format!("shipped DCDM weights: {e:?}")))
+            .map_err(|e| {
+                model_err(format!(
+                    "not the weights of this network (16 channels, 97,457 parameters): {e}"
+                ))
+            })
+    }
+
+    /// Saves the weights as a burnpack file (f32), readable by [`DcdmNet::load`].
+    pub fn save(&self, path: &Path) -> Result<()> {
+        self.clone().save_file(path).map_err(|e| Error::Model {
+            source_name: path.display().to_string(),
+            reason: format!("cannot write it: {e}"),
+        })
+    }
+}
+
+/// The compute device called `name`: `flex` (burn's CPU backend, always
+/// available), `wgpu` (cargo feature `wgpu`: Vulkan, Metal, DX12, or a CPU
+/// Vulkan driver such as Mesa lavapipe) or `cuda` (cargo feature `cuda`).
+///
+/// Use this rather than `Device::flex()`, which silently prefers a GPU
+/// backend whenever one is compiled in.
+pub fn device(name: &str) -> Result<Device> {
+    #[allow(unused_variables)] // unused when every optional backend is compiled in
+    let missing = |feature: &str| Error::Backend {
+        name: name.to_string(),
+        reason: format!("not compiled in: rebuild with `--features {feature}`"),
+    };
+    match name {
+        "flex" | "cpu" => Ok(Device::flex()),
+        "wgpu" => {
+            #[cfg(feature = "wgpu")]
+            return Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice));
+            #[cfg(not(feature = "wgpu"))]
+            Err(missing("wgpu"))
+        }
+        "cuda" => {
+            #[cfg(feature = "cuda")]
+            return Ok(Device::cuda(0));
+            #[cfg(not(feature = "cuda"))]
+            Err(missing("cuda"))
+        }
+        _ => Err(Error::Backend {
+            name: name.to_string(),
+            reason: "unknown; use flex, wgpu or cuda".into(),
+        }),
     }
 }
 
@@ -126,9 +205,11 @@ impl NetModel {
     /// Wraps `net` for grids of size `n` (even) on `device`.
     pub fn new(net: DcdmNet, n: usize, device: Device) -> Result<Self> {
         if n < 2 || !n.is_multiple_of(2) {
-            return Err(Error::InvalidParameter {
-                name: "n",
-                reason: format!("the network needs an even grid size, got {n}"),
+            return Err(Error::GridSize {
+                n,
+                reason: "the network pools by 2×2×2 once, so it runs on even sizes only; \
+                         the scenes come in powers of two: 4, 8, 16, 32, 64, 128, 256, 512"
+                    .into(),
             });
         }
         Ok(Self { net, device, n })
@@ -284,7 +365,7 @@ mod tests {
 
     #[test]
     fn tensor_stencil_matches_the_matrix_free_operator() {
-        let device = Device::default();
+        let device = Device::flex();
         for scene in [Scene::Box, Scene::Bunny, Scene::Mixed] {
             let sys = PoissonSystem::new(scene.build(8, 2).unwrap());
             let st = TensorStencil::new(&sys, &device);
@@ -313,7 +394,7 @@ mod tests {
 
     #[test]
     fn loss_gradient_matches_central_differences_on_4_cubed() {
-        let device = Device::default().autodiff();
+        let device = Device::flex().autodiff();
         device.seed(21);
         let sys = PoissonSystem::new(Scene::Box.build(4, 0).unwrap());
         let st = TensorStencil::new(&sys, &device);
@@ -369,7 +450,7 @@ mod tests {
         use burn::optim::AdamConfig;
         use rand::{SeedableRng, rngs::StdRng};
         use rand_distr::{Distribution, StandardNormal};
-        let device = Device::default().autodiff();
+        let device = Device::flex().autodiff();
         device.seed(8);
         let sys = PoissonSystem::new(Scene::SmokePlume.build(8, 0).unwrap());
         let st = TensorStencil::new(&sys, &device);

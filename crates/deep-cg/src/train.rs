@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
@@ -156,10 +155,7 @@ impl Trainer {
             .trim()
             .parse()
             .map_err(|e| err("epoch.txt", &e))?;
-        let net = DcdmNetConfig::new()
-            .init(device)
-            .try_load_file(dir.join("model.bpk"))
-            .map_err(|e| err("model.bpk", &format!("{e:?}")))?;
+        let net = DcdmNet::load(&dir.join("model.bpk"), device)?;
         let optim = AdamConfig::new()
             .init()
             .load(dir.join("optim.bpk"))
@@ -269,10 +265,7 @@ impl Trainer {
             Error::Numerical(format!("checkpoint {}: {what}: {e}", dir.display()))
         };
         std::fs::create_dir_all(dir).map_err(|e| err("create", e.to_string()))?;
-        self.net()
-            .clone()
-            .save_file(dir.join("model.bpk"))
-            .map_err(|e| err("model.bpk", format!("{e:?}")))?;
+        self.net().save(&dir.join("model.bpk"))?;
         self.optim
             .save(dir.join("optim.bpk"))
             .map_err(|e| err("optim.bpk", format!("{e:?}")))?;
@@ -288,7 +281,7 @@ mod tests {
     use crate::{PoissonSystem, Scene};
 
     fn setup() -> (TensorStencil, Samples, Device) {
-        let device = Device::default().autodiff();
+        let device = Device::flex().autodiff();
         let sys = PoissonSystem::new(Scene::SmokePlume.build(8, 0).unwrap());
         let basis = ritz_basis(&sys, &RitzParams::new(40)).unwrap();
         let b = sample_rhs(&basis, 24, 1);
