@@ -108,9 +108,17 @@ pub fn crates() -> Vec<CrateInfo> {
 
 /// Compute backends compiled into this build.
 pub fn backends() -> Vec<&'static str> {
-    // burn backends join this list when deep-cg gains its network (flex by
-    // default, wgpu/cuda opt-in).
-    vec!["faer (CPU, rayon)"]
+    let mut b = vec!["faer (CPU, rayon)"];
+    if cfg!(feature = "burn") {
+        b.push("burn flex (CPU; --device flex)");
+    }
+    if cfg!(feature = "wgpu") {
+        b.push("burn wgpu (--device wgpu)");
+    }
+    if cfg!(feature = "cuda") {
+        b.push("burn cuda (--device cuda)");
+    }
+    b
 }
 
 /// The README example, compiled and run as a doctest.

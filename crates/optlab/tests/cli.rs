@@ -905,6 +905,60 @@ fn poisson_train_writes_a_model_checkpoints_and_resumes() {
     assert_eq!(v["converged"], true);
 }
 
+#[cfg(feature = "burn")]
+#[test]
+fn dcdm_bad_model_device_and_residual_mode_are_bad_input() {
+    let base = ["poisson", "--grid", "8", "--method", "dcdm"];
+    let run = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        optlab(&a)
+    };
+    let o = run(&["--model", "/nonexistent/dir/model.bpk"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("/nonexistent/dir/model.bpk") && e.contains("no such file"),
+        "{e}"
+    );
+    // A file that is not a burnpack record.
+    let junk = tmp("junk_model.bpk");
+    std::fs::write(&junk, b"not a model").unwrap();
+    let o = run(&["--model", junk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("burnpack"), "{}", stderr(&o));
+    let o = run(&["--residual", "sometimes"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("recompute or update"), "{}", stderr(&o));
+    let o = run(&["--device", "tpu"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("flex, wgpu or cuda"), "{}", stderr(&o));
+    #[cfg(not(feature = "wgpu"))]
+    {
+        let o = run(&["--device", "wgpu"]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains("--features wgpu"), "{}", stderr(&o));
+    }
+    // The update mode reaches the same tolerance as the recomputed residual.
+    let o = run(&[
+        "--residual",
+        "update",
+        "--refresh-every",
+        "5",
+        "--rtol",
+        "1e-6",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["residual_mode"], "update");
+    assert!(v["relative_residual"].as_f64().unwrap() <= 1.1e-6, "{v}");
+    assert_eq!(
+        v["history_seconds"].as_array().unwrap().len(),
+        v["residual_history"].as_array().unwrap().len()
+    );
+}
+
 #[cfg(not(feature = "burn"))]
 #[test]
 fn dcdm_without_burn_says_how_to_build_it() {

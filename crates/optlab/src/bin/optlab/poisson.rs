@@ -63,6 +63,18 @@ pub struct Args {
     /// DCDM: directions kept for A-orthogonalisation.
     #[arg(long, default_value_t = 2)]
     k: usize,
+    /// DCDM: `recompute` the true residual b − Ax every iteration (the
+    /// paper's code) or `update` it as r − αAq with a true-residual refresh
+    /// every `--refresh-every` iterations (one stencil product less).
+    #[arg(long, default_value = "recompute")]
+    residual: String,
+    /// DCDM with `--residual update`: period of the true-residual refresh.
+    #[arg(long, default_value_t = 50)]
+    refresh_every: usize,
+    /// DCDM: compute device of the network: flex (CPU), wgpu or cuda (cargo
+    /// features of the same names).
+    #[arg(long, default_value = "flex")]
+    device: String,
 }
 
 fn bad(e: impl std::fmt::Display) -> Failure {
@@ -196,18 +208,24 @@ fn run_dcdm(
     system: &PoissonSystem,
     b: linalg_core::faer::ColRef<'_, f64>,
 ) -> Result<(), Failure> {
-    use burn::module::Module;
-    use burn::tensor::Device;
-    use deep_cg::net::{DcdmNetConfig, NetModel};
-    use deep_cg::{DcdmParams, dcdm};
+    use deep_cg::net::{DcdmNet, NetModel};
+    use deep_cg::{DcdmParams, ResidualMode, dcdm};
+    let residual = match args.residual.as_str() {
+        "recompute" => ResidualMode::Recompute,
+        "update" => ResidualMode::Update {
+            refresh_every: args.refresh_every,
+        },
+        other => {
+            return Err(Failure::BadInput(format!(
+                "--residual {other}: use recompute or update"
+            )));
+        }
+    };
     let t = std::time::Instant::now();
-    let device = Device::default();
+    let device = deep_cg::net::device(&args.device).map_err(bad)?;
     let (net, source) = match &args.model {
         Some(path) => (
-            DcdmNetConfig::new()
-                .init(&device)
-                .try_load_file(path)
-                .map_err(|e| Failure::BadInput(format!("{}: {e:?}", path.display())))?,
+            DcdmNet::load(path, &device).map_err(bad)?,
             path.display().to_string(),
         ),
         None => (
@@ -222,6 +240,7 @@ fn run_dcdm(
         rtol: args.rtol,
         max_iters: args.max_iters.unwrap_or(1000),
         k: args.k,
+        residual,
         ..Default::default()
     };
     let rep = dcdm(system, b, &mut model, &params).map_err(bad)?;
@@ -246,6 +265,9 @@ fn run_dcdm(
             "model": source,
             "projected": rep.projected,
             "residual_history": rep.history,
+            "history_seconds": rep.history_seconds,
+            "residual_mode": args.residual,
+            "device": args.device,
         }));
     } else {
         println!("method            dcdm ({source}; k = {})", args.k);

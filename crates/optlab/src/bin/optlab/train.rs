@@ -46,6 +46,9 @@ pub struct TrainArgs {
     /// No progress bar; print one JSON object at the end.
     #[arg(long)]
     json: bool,
+    /// Compute device: flex (CPU), wgpu or cuda (cargo features of the same names).
+    #[arg(long, default_value = "flex")]
+    device: String,
 }
 
 #[cfg(not(feature = "burn"))]
@@ -57,8 +60,6 @@ pub fn run(_: &TrainArgs) -> Result<(), Failure> {
 
 #[cfg(feature = "burn")]
 pub fn run(args: &TrainArgs) -> Result<(), Failure> {
-    use burn::module::Module;
-    use burn::tensor::Device;
     use deep_cg::data::{RitzParams, ritz_basis, write_shards};
     use deep_cg::net::TensorStencil;
     use deep_cg::train::{Samples, TrainConfig, Trainer};
@@ -120,7 +121,9 @@ pub fn run(args: &TrainArgs) -> Result<(), Failure> {
         n: args.grid,
         values,
     };
-    let device = Device::default().autodiff();
+    let device = deep_cg::net::device(&args.device)
+        .map_err(|e| Failure::BadInput(e.to_string()))?
+        .autodiff();
     let config = TrainConfig {
         lr: args.lr,
         batch_size: args.batch_size,
@@ -168,9 +171,8 @@ pub fn run(args: &TrainArgs) -> Result<(), Failure> {
     let train_seconds = train_start.elapsed().as_secs_f64();
     trainer
         .net()
-        .clone()
-        .save_file(&args.out)
-        .map_err(|e| Failure::Solver(format!("{}: {e:?}", args.out.display())))?;
+        .save(&args.out)
+        .map_err(|e| Failure::Solver(e.to_string()))?;
     let out = json!({
         "scene": args.scene,
         "grid": args.grid,
