@@ -10,6 +10,8 @@
 //!   random assignment problem; writes the marginal-error plot (SVG).
 //! - `optimizers_convergence`: every optimizer on logistic regression
 //!   (breast cancer); writes the f − f* plot (SVG).
+//! - `dcdm_residuals` (feature `burn`): DCDM with the shipped weights against
+//!   CG, IC(0)-PCG and MG-PCG on a fluid scene; writes the residual plot (SVG).
 //!
 //! Run one with `cargo run --release --example NAME`.
 
