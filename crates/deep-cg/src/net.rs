@@ -162,34 +162,36 @@ impl DcdmNet {
 }
 
 /// The compute device called `name`: `flex` (burn's CPU backend, always
-/// available), `wgpu` (cargo feature `wgpu`: Vulkan, Metal, DX12, or a CPU
-/// Vulkan driver such as Mesa lavapipe) or `cuda` (cargo feature `cuda`).
+/// available) or `wgpu` (cargo feature `wgpu`: Vulkan — NVIDIA and AMD GPUs
+/// included — Metal, DX12, or a CPU Vulkan driver such as Mesa lavapipe).
+/// `cuda` is recognised but has no feature: burn 0.22's CUDA backend
+/// (cubecl-cuda → cubecl-llvm) downloads an LLVM bundle in its build script,
+/// which offline and CI builds cannot do.
 ///
 /// Use this rather than `Device::flex()`, which silently prefers a GPU
 /// backend whenever one is compiled in.
 pub fn device(name: &str) -> Result<Device> {
-    #[allow(unused_variables)] // unused when every optional backend is compiled in
-    let missing = |feature: &str| Error::Backend {
-        name: name.to_string(),
-        reason: format!("not compiled in: rebuild with `--features {feature}`"),
-    };
     match name {
         "flex" | "cpu" => Ok(Device::flex()),
         "wgpu" => {
             #[cfg(feature = "wgpu")]
             return Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice));
             #[cfg(not(feature = "wgpu"))]
-            Err(missing("wgpu"))
+            Err(Error::Backend {
+                name: name.to_string(),
+                reason: "not compiled in: rebuild with `--features wgpu`".into(),
+            })
         }
-        "cuda" => {
-            #[cfg(feature = "cuda")]
-            return Ok(Device::cuda(0));
-            #[cfg(not(feature = "cuda"))]
-            Err(missing("cuda"))
-        }
+        "cuda" => Err(Error::Backend {
+            name: name.to_string(),
+            reason: "not available in this build: burn 0.22's CUDA backend downloads LLVM \
+                     while building; use `--features wgpu` and `--device wgpu` (Vulkan) on \
+                     NVIDIA GPUs"
+                .into(),
+        }),
         _ => Err(Error::Backend {
             name: name.to_string(),
-            reason: "unknown; use flex, wgpu or cuda".into(),
+            reason: "unknown; use flex or wgpu".into(),
         }),
     }
 }

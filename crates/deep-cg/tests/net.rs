@@ -175,7 +175,9 @@ fn missing_truncated_foreign_and_mismatched_model_files_are_clear_errors() {
 fn backends_are_chosen_by_name_with_clear_errors() {
     assert!(deep_cg::net::device("flex").is_ok());
     let err = deep_cg::net::device("tpu").err().unwrap().to_string();
-    assert!(err.contains("flex, wgpu or cuda"), "{err}");
+    assert!(err.contains("flex or wgpu"), "{err}");
+    let err = deep_cg::net::device("cuda").err().unwrap().to_string();
+    assert!(err.contains("--device wgpu"), "{err}");
     #[cfg(not(feature = "wgpu"))]
     {
         let err = deep_cg::net::device("wgpu").err().unwrap().to_string();

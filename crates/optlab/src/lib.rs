@@ -115,9 +115,6 @@ pub fn backends() -> Vec<&'static str> {
     if cfg!(feature = "wgpu") {
         b.push("burn wgpu (--device wgpu)");
     }
-    if cfg!(feature = "cuda") {
-        b.push("burn cuda (--device cuda)");
-    }
     b
 }
 

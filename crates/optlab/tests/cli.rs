@@ -932,7 +932,7 @@ fn dcdm_bad_model_device_and_residual_mode_are_bad_input() {
     assert!(stderr(&o).contains("recompute or update"), "{}", stderr(&o));
     let o = run(&["--device", "tpu"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("flex, wgpu or cuda"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("flex or wgpu"), "{}", stderr(&o));
     #[cfg(not(feature = "wgpu"))]
     {
         let o = run(&["--device", "wgpu"]);

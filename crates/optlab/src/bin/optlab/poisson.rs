@@ -71,8 +71,8 @@ pub struct Args {
     /// DCDM with `--residual update`: period of the true-residual refresh.
     #[arg(long, default_value_t = 50)]
     refresh_every: usize,
-    /// DCDM: compute device of the network: flex (CPU), wgpu or cuda (cargo
-    /// features of the same names).
+    /// DCDM: compute device of the network: flex (CPU) or wgpu (cargo
+    /// feature `wgpu`).
     #[arg(long, default_value = "flex")]
     device: String,
 }

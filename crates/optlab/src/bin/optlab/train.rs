@@ -46,7 +46,7 @@ pub struct TrainArgs {
     /// No progress bar; print one JSON object at the end.
     #[arg(long)]
     json: bool,
-    /// Compute device: flex (CPU), wgpu or cuda (cargo features of the same names).
+    /// Compute device: flex (CPU) or wgpu (cargo feature `wgpu`; Vulkan/Metal/DX12 GPUs).
     #[arg(long, default_value = "flex")]
     device: String,
 }
