@@ -331,7 +331,18 @@ impl Regions {
     /// Projects `v` onto the range of the Poisson matrix: zero on non-fluid
     /// cells and zero mean over each singular region. Returns `‖v − Πv‖`.
     pub fn project(&self, v: &mut [f64]) -> f64 {
-        let mut sums = vec![0.0; self.count()];
+        // Called in every (P)CG and DCDM iteration: the per-region sums live
+        // on the stack for up to 8 regions (every built-in scene but a bunny
+        // with sealed pockets), so the common case allocates nothing.
+        const ON_STACK: usize = 8;
+        let mut stack = [0.0; ON_STACK];
+        let mut heap = Vec::new();
+        let means: &mut [f64] = if self.count() <= ON_STACK {
+            &mut stack[..self.count()]
+        } else {
+            heap.resize(self.count(), 0.0);
+            &mut heap
+        };
         let mut removed2 = 0.0;
         for (c, x) in v.iter_mut().enumerate() {
             match self.id[c] {
@@ -339,15 +350,13 @@ impl Regions {
                     removed2 += *x * *x;
                     *x = 0.0;
                 }
-                r => sums[r as usize] += *x,
+                r => means[r as usize] += *x,
             }
         }
-        let means: Vec<f64> = sums
-            .iter()
-            .zip(&self.sizes)
-            .zip(&self.singular)
-            .map(|((s, n), sing)| if *sing { s / *n as f64 } else { 0.0 })
-            .collect();
+        // Sums → means on singular regions, 0 elsewhere (nothing removed).
+        for ((m, n), sing) in means.iter_mut().zip(&self.sizes).zip(&self.singular) {
+            *m = if *sing { *m / *n as f64 } else { 0.0 };
+        }
         for (c, x) in v.iter_mut().enumerate() {
             if let Some(m) = means.get(self.id[c] as usize) {
                 *x -= m;

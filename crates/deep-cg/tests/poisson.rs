@@ -321,3 +321,55 @@ fn bad_input_is_rejected_with_the_reason() {
     assert_eq!(Scene::from_name("smoke-plume").unwrap(), Scene::SmokePlume);
     assert_eq!(Method::from_name("mg-pcg").unwrap().name(), "mg-pcg");
 }
+
+#[test]
+fn projection_with_many_regions_matches_a_direct_computation() {
+    // 48 two-cell fluid regions (more than `project` keeps on the stack):
+    // runs x ∈ {0,1}, {3,4}, {6,7} on every even (y, z); an AIR cell at
+    // y = 1 under each y = 0 run makes the 24 runs at y = 0 and y = 2
+    // non-singular.
+    let n = 8;
+    let idx = |i: usize, j: usize, k: usize| i + n * (j + n * k);
+    let mut cells = vec![CellKind::Solid; n * n * n];
+    let mut pairs = Vec::new();
+    for k in (0..n).step_by(2) {
+        for j in (0..n).step_by(2) {
+            for i0 in [0, 3, 6] {
+                cells[idx(i0, j, k)] = CellKind::Fluid;
+                cells[idx(i0 + 1, j, k)] = CellKind::Fluid;
+                pairs.push((idx(i0, j, k), idx(i0 + 1, j, k), j <= 2));
+                if j == 0 {
+                    cells[idx(i0, 1, k)] = CellKind::Air;
+                }
+            }
+        }
+    }
+    let grid = Grid::new(n, cells, CellKind::Solid).unwrap();
+    let regions = Regions::find(&grid);
+    assert_eq!(regions.count(), 48);
+    assert_eq!(regions.singular.iter().filter(|s| **s).count(), 24);
+    let mut rng = StdRng::seed_from_u64(3);
+    let v: Vec<f64> = (0..n * n * n).map(|_| rng.random::<f64>() - 0.3).collect();
+    let mut expected = vec![0.0; v.len()];
+    for &(a, b, touches_air) in &pairs {
+        let m = if touches_air {
+            0.0
+        } else {
+            0.5 * (v[a] + v[b])
+        };
+        expected[a] = v[a] - m;
+        expected[b] = v[b] - m;
+    }
+    let removed_expected = v
+        .iter()
+        .zip(&expected)
+        .map(|(x, e)| (x - e) * (x - e))
+        .sum::<f64>()
+        .sqrt();
+    let mut w = v.clone();
+    let removed = regions.project(&mut w);
+    for (c, (got, want)) in w.iter().zip(&expected).enumerate() {
+        assert!((got - want).abs() < 1e-14, "cell {c}: {got} vs {want}");
+    }
+    assert!((removed - removed_expected).abs() < 1e-12 * removed_expected);
+}
