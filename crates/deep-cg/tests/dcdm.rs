@@ -122,6 +122,10 @@ fn a_preconditioner_as_the_model_and_both_residual_modes() {
     };
     let rec = dcdm(&sys, b.as_ref(), &mut model, &base).unwrap();
     assert!(rec.converged && rec.relative_residual < 1e-8);
+    // One timestamp per history entry, monotone, the last within the solve time.
+    assert_eq!(rec.history_seconds.len(), rec.history.len());
+    assert!(rec.history_seconds.windows(2).all(|w| w[0] <= w[1]));
+    assert!(*rec.history_seconds.last().unwrap() <= rec.seconds);
     let upd = dcdm(
         &sys,
         b.as_ref(),
