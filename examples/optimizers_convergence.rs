@@ -14,18 +14,18 @@ use std::error::Error;
 
 use optlab::linalg_core::faer::{Col, Side};
 use optlab::linalg_core::{Control, Objective};
-use optlab::optimizers::problems::Logistic;
+
 use optlab::optimizers::{
     AdamParams, GrnParams, HessianKind, Method, OptReport, Regularisation, RunParams, grn, minimize,
 };
-use plotters::prelude::*;
+use optlab_examples::{Panel, Series, panels_svg};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let out = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "docs/figures/optimizers_logistic.svg".into());
     let lambda = 1e-3;
-    let f = Logistic::from_dataset("breast_cancer", lambda)?;
+    let f = optlab::datasets::objectives::logistic("breast_cancer", lambda)?;
     let x0 = Col::<f64>::zeros(f.dim());
     let h0 = f.hessian(x0.as_ref()).ok_or("no Hessian")?;
     let l = *h0
@@ -99,44 +99,25 @@ fn main() -> Result<(), Box<dyn Error>> {
         );
     }
 
-    if let Some(dir) = std::path::Path::new(&out).parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let root = SVGBackend::new(&out, (900, 560)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "logistic regression, breast cancer (λ = 1e-3): f − f*",
-            ("sans-serif", 18),
-        )
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d((1f64..3000f64).log_scale(), (1e-14f64..1.0).log_scale())?;
-    chart
-        .configure_mesh()
-        .x_desc("iteration + 1")
-        .y_desc("f − f*")
-        .draw()?;
-    for (k, (name, r)) in runs.iter().enumerate() {
-        let color = Palette99::pick(k).to_rgba();
-        let pts: Vec<(f64, f64)> = r
-            .history
-            .iter()
-            .map(|h| ((h.iteration + 1) as f64, (h.value - fstar).max(1e-14)))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
-            .label(*name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .border_style(BLACK)
-        .background_style(WHITE)
-        .draw()?;
-    root.present()?;
+    let series = runs
+        .iter()
+        .map(|(name, r)| {
+            let pts = r
+                .history
+                .iter()
+                .map(|h| ((h.iteration + 1) as f64, (h.value - fstar).max(1e-14)))
+                .collect();
+            Series::line(*name, pts)
+        })
+        .collect();
+    let panel = Panel {
+        title: "logistic regression, breast cancer (λ = 1e-3): f − f*".into(),
+        x_desc: "iteration + 1".into(),
+        y_desc: "f − f*".into(),
+        log_x: true,
+        series,
+    };
+    panels_svg(&out, (900, 560), &[panel])?;
     println!("wrote {out}");
     Ok(())
 }

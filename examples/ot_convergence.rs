@@ -11,8 +11,10 @@
 
 use std::error::Error;
 
-use optlab::sinkhorn_newton::{OtRecord, SinkhornParams, SnsParams, problems, sinkhorn, sns};
-use plotters::prelude::*;
+use optlab::sinkhorn_newton::{
+    Control, OtRecord, SinkhornParams, SnsParams, instances, sinkhorn, sns,
+};
+use optlab_examples::{Panel, Series, panels_svg};
 
 fn points(history: &[OtRecord], by_time: bool) -> Vec<(f64, f64)> {
     history
@@ -33,8 +35,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let out = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "docs/figures/ot_convergence.svg".into());
-    let problem = problems::random_assignment(500, 0)?.problem(1.0 / 1200.0)?;
-    let newton = sns(&problem, &SnsParams::default())?;
+    let problem = instances::random_assignment(500, 0)?.problem(1.0 / 1200.0)?;
+    let newton = sns(&problem, &SnsParams::default(), |_| Control::Continue)?;
     let plain = sinkhorn(
         &problem,
         &SinkhornParams {
@@ -43,6 +45,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             ..Default::default()
         },
         None,
+        |_| Control::Continue,
     )?;
     println!(
         "SNS:      {} Sinkhorn + {} Newton iterations, {:.3} s, marginal error {:.1e}",
@@ -63,53 +66,31 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err("the two solvers disagree".into());
     }
 
-    if let Some(dir) = std::path::Path::new(&out).parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let root = SVGBackend::new(&out, (1000, 420)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let panels = root.split_evenly((1, 2));
-    for (panel, by_time) in panels.iter().zip([false, true]) {
-        let (sp, np) = (
-            points(&plain.history, by_time),
-            points(&newton.history, by_time),
-        );
-        let xmax = sp.iter().chain(&np).map(|p| p.0).fold(1.0f64, f64::max) * 1.5;
-        let xmin = if by_time { 1e-3 } else { 1.0 };
-        let mut chart = ChartBuilder::on(panel)
-            .caption(
-                if by_time {
-                    "marginal error vs time"
-                } else {
-                    "marginal error vs iteration"
-                },
-                ("sans-serif", 18),
-            )
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d((xmin..xmax).log_scale(), (1e-11f64..1.0).log_scale())?;
-        chart
-            .configure_mesh()
-            .x_desc(if by_time { "seconds" } else { "iteration" })
-            .y_desc("‖r − P1‖₁ + ‖c − Pᵀ1‖₁")
-            .draw()?;
-        chart
-            .draw_series(LineSeries::new(sp, &BLUE))?
-            .label("Sinkhorn (kernel + absorption)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
-        chart
-            .draw_series(LineSeries::new(np.clone(), &RED))?
-            .label("SNS (20 Sinkhorn + Newton)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
-        chart.draw_series(np.into_iter().map(|p| Circle::new(p, 2, RED.filled())))?;
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .background_style(WHITE)
-            .draw()?;
-    }
-    root.present()?;
+    let panel = |by_time: bool| Panel {
+        title: if by_time {
+            "marginal error vs time"
+        } else {
+            "marginal error vs iteration"
+        }
+        .into(),
+        x_desc: if by_time { "seconds" } else { "iteration" }.into(),
+        y_desc: "‖r − P1‖₁ + ‖c − Pᵀ1‖₁".into(),
+        log_x: true,
+        series: vec![
+            Series::line(
+                "Sinkhorn (kernel + absorption)",
+                points(&plain.history, by_time),
+            ),
+            Series {
+                markers: true,
+                ..Series::line(
+                    "SNS (20 Sinkhorn + Newton)",
+                    points(&newton.history, by_time),
+                )
+            },
+        ],
+    };
+    panels_svg(&out, (1000, 420), &[panel(false), panel(true)])?;
     println!("wrote {out}");
     Ok(())
 }

@@ -7,6 +7,8 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 
+use linalg_core::ParamError;
+
 use crate::{Dataset, Error, Result};
 
 fn normal(rng: &mut StdRng) -> f64 {
@@ -14,13 +16,7 @@ fn normal(rng: &mut StdRng) -> f64 {
 }
 
 fn positive(name: &'static str, v: usize) -> Result<()> {
-    if v == 0 {
-        return Err(Error::InvalidParameter {
-            name,
-            reason: "must be at least 1".into(),
-        });
-    }
-    Ok(())
+    Ok(linalg_core::param::at_least(name, v, 1)?)
 }
 
 /// A `k`-class Gaussian mixture in `dim` dimensions with `n_per_class` samples
@@ -35,18 +31,8 @@ pub fn gaussian_mixture(
 ) -> Result<Dataset> {
     positive("n_per_class", n_per_class)?;
     positive("dim", dim)?;
-    if k < 2 {
-        return Err(Error::InvalidParameter {
-            name: "k",
-            reason: format!("a classification mixture needs at least 2 clusters, got {k}"),
-        });
-    }
-    if !(separation.is_finite() && separation >= 0.0) {
-        return Err(Error::InvalidParameter {
-            name: "separation",
-            reason: format!("must be finite and ≥ 0, got {separation}"),
-        });
-    }
+    linalg_core::param::at_least("k", k, 2)?;
+    linalg_core::param::nonnegative("separation", separation)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let centres: Vec<Vec<f64>> = (0..k)
         .map(|_| {
@@ -83,10 +69,10 @@ pub fn random_spd(spectrum: &[f64], seed: u64) -> Result<Mat<f64>> {
     let n = spectrum.len();
     positive("spectrum length", n)?;
     if let Some(&bad) = spectrum.iter().find(|v| !(v.is_finite() && **v > 0.0)) {
-        return Err(Error::InvalidParameter {
-            name: "spectrum",
-            reason: format!("eigenvalues must be positive and finite, got {bad}"),
-        });
+        return Err(Error::Param(ParamError::new(
+            "spectrum",
+            format!("eigenvalues must be positive and finite, got {bad}"),
+        )));
     }
     let q = random_orthogonal(n, seed);
     let d = Col::from_fn(n, |i| spectrum[i]);
@@ -117,10 +103,10 @@ pub fn random_orthogonal(n: usize, seed: u64) -> Mat<f64> {
 pub fn geometric_spectrum(n: usize, cond: f64) -> Result<Vec<f64>> {
     positive("n", n)?;
     if !(cond.is_finite() && cond >= 1.0) {
-        return Err(Error::InvalidParameter {
-            name: "cond",
-            reason: format!("must be finite and ≥ 1, got {cond}"),
-        });
+        return Err(Error::Param(ParamError::new(
+            "cond",
+            format!("must be finite and ≥ 1, got {cond}"),
+        )));
     }
     if n == 1 {
         return Ok(vec![1.0]);
@@ -135,10 +121,11 @@ pub fn uniform_cloud(n: usize, dim: usize, low: f64, high: f64, seed: u64) -> Re
     positive("n", n)?;
     positive("dim", dim)?;
     if !(low.is_finite() && high.is_finite() && low < high) {
-        return Err(Error::InvalidParameter {
-            name: "low/high",
-            reason: format!("need finite low < high, got [{low}, {high})"),
-        });
+        let name = if low.is_finite() { "high" } else { "low" };
+        return Err(Error::Param(ParamError::new(
+            name,
+            format!("need finite low < high, got [{low}, {high})"),
+        )));
     }
     let mut rng = StdRng::seed_from_u64(seed);
     Ok(Mat::from_fn(n, dim, |_, _| rng.random_range(low..high)))
@@ -148,12 +135,8 @@ pub fn uniform_cloud(n: usize, dim: usize, low: f64, high: f64, seed: u64) -> Re
 pub fn gaussian_cloud(n: usize, dim: usize, mean: f64, std: f64, seed: u64) -> Result<Mat<f64>> {
     positive("n", n)?;
     positive("dim", dim)?;
-    if !(mean.is_finite() && std.is_finite() && std > 0.0) {
-        return Err(Error::InvalidParameter {
-            name: "mean/std",
-            reason: format!("need finite mean and std > 0, got {mean}, {std}"),
-        });
-    }
+    linalg_core::param::finite_value("mean", mean)?;
+    linalg_core::param::positive("std", std)?;
     let mut rng = StdRng::seed_from_u64(seed);
     Ok(Mat::from_fn(n, dim, |_, _| mean + std * normal(&mut rng)))
 }
@@ -183,9 +166,11 @@ pub fn laplacian_2d(g: usize) -> Result<SparseRowMat<usize, f64>> {
             }
         }
     }
-    SparseRowMat::try_new_from_triplets(g * g, g * g, &t).map_err(|e| Error::InvalidParameter {
-        name: "g",
-        reason: format!("grid too large to index: {e:?}"),
+    SparseRowMat::try_new_from_triplets(g * g, g * g, &t).map_err(|e| {
+        Error::Param(ParamError::new(
+            "g",
+            format!("grid too large to index: {e:?}"),
+        ))
     })
 }
 

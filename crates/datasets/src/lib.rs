@@ -26,9 +26,11 @@
 #![warn(missing_docs)]
 
 pub mod generate;
+pub mod objectives;
 
 use std::io::Read;
 
+use linalg_core::ParamError;
 use linalg_core::faer::{Col, Mat};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -59,13 +61,11 @@ pub enum Error {
         n_classes: usize,
     },
     /// A hyperparameter outside its valid range.
-    #[error("invalid parameter `{name}`: {reason}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// Why it was rejected.
-        reason: String,
-    },
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// An error from the numerical core (building an objective from a table).
+    #[error(transparent)]
+    Core(#[from] linalg_core::Error),
     /// Two sizes that must agree do not.
     #[error("dimension mismatch in {context}: expected {expected}, found {found}")]
     DimensionMismatch {
@@ -170,18 +170,13 @@ impl Dataset {
         if n == 0 {
             return Err(Error::Empty("train_test_split"));
         }
-        if !(test_fraction > 0.0 && test_fraction < 1.0) {
-            return Err(Error::InvalidParameter {
-                name: "test_fraction",
-                reason: format!("must be in (0, 1), got {test_fraction}"),
-            });
-        }
+        linalg_core::param::in_open_unit_interval("test_fraction", test_fraction)?;
         let n_test = (test_fraction * n as f64).round() as usize;
         if n_test == 0 || n_test == n {
-            return Err(Error::InvalidParameter {
-                name: "test_fraction",
-                reason: format!("{test_fraction} of {n} samples leaves one part empty"),
-            });
+            return Err(Error::Param(ParamError::new(
+                "test_fraction",
+                format!("{test_fraction} of {n} samples leaves one part empty"),
+            )));
         }
         let mut idx: Vec<usize> = (0..n).collect();
         idx.shuffle(&mut StdRng::seed_from_u64(seed));
@@ -201,10 +196,10 @@ impl Dataset {
             }
         }
         if a == b {
-            return Err(Error::InvalidParameter {
-                name: "b",
-                reason: format!("the two classes must differ (both {a})"),
-            });
+            return Err(Error::Param(ParamError::new(
+                "b",
+                format!("the two classes must differ (both {a})"),
+            )));
         }
         let idx: Vec<usize> = (0..self.n_samples())
             .filter(|&i| self.labels[i] == a || self.labels[i] == b)
@@ -222,13 +217,13 @@ impl Dataset {
     /// Labels of a two-class dataset as `−1.0` (class 0) / `+1.0` (class 1).
     pub fn signed_labels(&self) -> Result<Col<f64>> {
         if self.n_classes() != 2 {
-            return Err(Error::InvalidParameter {
-                name: "n_classes",
-                reason: format!(
+            return Err(Error::Param(ParamError::new(
+                "n_classes",
+                format!(
                     "signed labels need 2 classes, the dataset has {}",
                     self.n_classes()
                 ),
-            });
+            )));
         }
         Ok(Col::from_fn(self.n_samples(), |i| {
             if self.labels[i] == 1 { 1.0 } else { -1.0 }
@@ -275,10 +270,10 @@ impl Standardizer {
         for j in 0..d {
             let col = x.col(j);
             if let Some(i) = col.iter().position(|v| !v.is_finite()) {
-                return Err(Error::InvalidParameter {
-                    name: "features",
-                    reason: format!("non-finite value at row {i}, column {j}"),
-                });
+                return Err(Error::Param(ParamError::new(
+                    "features",
+                    format!("non-finite value at row {i}, column {j}"),
+                )));
             }
             let m = col.iter().sum::<f64>() / n as f64;
             let var = col.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n as f64;
@@ -476,6 +471,22 @@ pub fn by_name(name: &str) -> Option<Dataset> {
 
 /// Names accepted by [`by_name`].
 pub const NAMES: [&str; 4] = ["breast_cancer", "digits", "iris", "wine"];
+
+/// Image `index` of the embedded `digits` table as its 64 intensities
+/// (8 × 8, row-major, 0–16): the densities of the optimal-transport
+/// benchmarks (`sinkhorn_newton::instances::image_pair`).
+pub fn digit_image(index: usize) -> Result<Vec<f64>> {
+    let digits = digits();
+    let n = digits.n_samples();
+    if index >= n {
+        return Err(ParamError::new(
+            "index",
+            format!("digit index {index} out of range (the data has {n} images)"),
+        )
+        .into());
+    }
+    Ok(digits.features.row(index).iter().copied().collect())
+}
 
 /// The README example, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]

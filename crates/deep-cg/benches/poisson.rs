@@ -10,7 +10,7 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use deep_cg::{Method, PoissonSystem, Scene, SolveParams, solve};
+use deep_cg::{Control, Method, PoissonSystem, Scene, SolveParams, solve};
 use linalg_core::faer::{Col, Par};
 
 fn matvec(c: &mut Criterion) {
@@ -79,7 +79,7 @@ fn solvers(c: &mut Criterion) {
             group.warm_up_time(std::time::Duration::from_millis(500));
             for method in Method::ALL {
                 let params = SolveParams::new(method).rtol(1e-8);
-                let rep = solve(&sys, b.as_ref(), &params).expect("solves");
+                let rep = solve(&sys, b.as_ref(), &params, |_| Control::Continue).expect("solves");
                 eprintln!(
                     "{} {n}³ {}: {} iterations, relative residual {:.1e}",
                     scene.name(),
@@ -90,7 +90,11 @@ fn solvers(c: &mut Criterion) {
                 group.bench_with_input(
                     BenchmarkId::from_parameter(method.name()),
                     &params,
-                    |bch, p| bch.iter(|| solve(&sys, b.as_ref(), p).expect("solves")),
+                    |bch, p| {
+                        bch.iter(|| {
+                            solve(&sys, b.as_ref(), p, |_| Control::Continue).expect("solves")
+                        })
+                    },
                 );
             }
             group.finish();

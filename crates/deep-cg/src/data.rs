@@ -19,6 +19,9 @@ use linalg_core::lanczos::{LanczosParams, lanczos_with, ritz_pairs};
 use rand::{SeedableRng, rngs::StdRng};
 use rand_distr::{Distribution, StandardNormal};
 
+use linalg_core::Control;
+use linalg_core::param::{at_least, nonnegative, positive};
+
 use crate::{Error, PoissonSystem, Result};
 
 /// Parameters of [`ritz_basis`] and [`sample_rhs`].
@@ -47,6 +50,40 @@ impl RitzParams {
             seed: 0,
         }
     }
+    /// Sets `θ`, the extra low modes.
+    pub fn theta(mut self, theta: usize) -> Self {
+        self.theta = theta;
+        self
+    }
+    /// Sets the weight of the low modes.
+    pub fn low_weight(mut self, w: f64) -> Self {
+        self.low_weight = w;
+        self
+    }
+    /// Sets the null-space cut-off.
+    pub fn min_value(mut self, v: f64) -> Self {
+        self.min_value = v;
+        self
+    }
+    /// Sets the seed of the start vector.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Rejects `m = 0`, a non-positive low-mode weight and a negative cut-off.
+    pub fn validate(&self) -> Result<()> {
+        at_least("m", self.m, 1)?;
+        positive("low_weight", self.low_weight)?;
+        nonnegative("min_value", self.min_value)?;
+        Ok(())
+    }
+}
+
+impl Default for RitzParams {
+    /// 200 Lanczos steps.
+    fn default() -> Self {
+        Self::new(200)
+    }
 }
 
 /// Ritz pairs kept for sampling (values ascending).
@@ -65,18 +102,7 @@ pub struct RitzBasis {
 /// Lanczos (full reorthogonalisation) on the Poisson matrix, Ritz pairs,
 /// null-space modes dropped.
 pub fn ritz_basis(system: &PoissonSystem, params: &RitzParams) -> Result<RitzBasis> {
-    if params.m == 0 {
-        return Err(Error::InvalidParameter {
-            name: "m",
-            reason: "at least one Lanczos step".into(),
-        });
-    }
-    if !(params.low_weight.is_finite() && params.low_weight > 0.0) {
-        return Err(Error::InvalidParameter {
-            name: "low_weight",
-            reason: format!("must be finite and > 0, got {}", params.low_weight),
-        });
-    }
+    params.validate()?;
     let n = system.len();
     let mut rng = StdRng::seed_from_u64(params.seed);
     let x: Vec<f64> = (0..n).map(|_| StandardNormal.sample(&mut rng)).collect();
@@ -84,7 +110,7 @@ pub fn ritz_basis(system: &PoissonSystem, params: &RitzParams) -> Result<RitzBas
     system.apply_slices(&mut start, &x, Par::rayon(0));
     let start = Col::from_fn(n, |i| start[i]);
     let lp = LanczosParams::new(params.m).par(Par::rayon(0));
-    let run = lanczos_with(system, start.as_ref(), &lp)?;
+    let run = lanczos_with(system, start.as_ref(), &lp, |_| Control::Continue)?;
     let pairs = ritz_pairs(&run)?;
     let vectors = pairs
         .vectors
@@ -128,11 +154,77 @@ pub fn sample_rhs(basis: &RitzBasis, count: usize, seed: u64) -> Mat<f64> {
     b
 }
 
+/// Where and how the training right-hand sides are stored: `shards` NPY
+/// files `DIR/rhs_{s:05}.npy`, each `per_shard × n³` float32, one
+/// right-hand side per row. Shard `s` is drawn with seed `seed + s`, so an
+/// interrupted run resumes by skipping the shards already on disk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardLayout {
+    /// The directory.
+    pub dir: PathBuf,
+    /// Number of shard files.
+    pub shards: usize,
+    /// Samples per shard.
+    pub per_shard: usize,
+    /// Cells per sample (`n³`).
+    pub cells: usize,
+}
+
+impl ShardLayout {
+    /// `count` samples of `cells` values in shards of at most 100.
+    pub fn new(dir: impl Into<PathBuf>, count: usize, cells: usize) -> Result<Self> {
+        at_least("samples", count, 1)?;
+        let per_shard = count.min(100);
+        Ok(Self {
+            dir: dir.into(),
+            shards: count.div_ceil(per_shard),
+            per_shard,
+            cells,
+        })
+    }
+
+    /// The path of shard `s`.
+    pub fn path(&self, s: usize) -> PathBuf {
+        self.dir.join(format!("rhs_{s:05}.npy"))
+    }
+
+    /// Whether shard `s` is on disk and reads back with the right shape.
+    pub fn is_complete(&self, s: usize) -> bool {
+        read_npy_mat(self.path(s))
+            .map(|m| m.nrows() == self.per_shard && m.ncols() == self.cells)
+            .unwrap_or(false)
+    }
+
+    /// Whether every shard is complete (nothing to regenerate).
+    pub fn all_complete(&self) -> bool {
+        (0..self.shards).all(|s| self.is_complete(s))
+    }
+
+    /// Writes the shards that are missing or broken from `basis`.
+    pub fn write(&self, basis: &RitzBasis, seed: u64) -> Result<Vec<PathBuf>> {
+        write_shards(&self.dir, basis, self.shards, self.per_shard, seed)
+    }
+
+    /// The first `count` samples, row after row, as `f32` (the network's type).
+    pub fn read(&self, count: usize) -> Result<Vec<f32>> {
+        let mut values = Vec::with_capacity(count.min(self.shards * self.per_shard) * self.cells);
+        for s in 0..self.shards {
+            let m = read_npy_mat(self.path(s)).map_err(|e| e.in_file(self.path(s)))?;
+            for i in 0..m.nrows() {
+                if values.len() < count * self.cells {
+                    values.extend((0..self.cells).map(|j| m[(i, j)] as f32));
+                }
+            }
+        }
+        Ok(values)
+    }
+}
+
 /// Writes `shards` NPY files `DIR/rhs_{s:05}.npy` (each `per_shard × n³`,
 /// float32, one right-hand side per row); shard `s` is drawn with seed
 /// `seed + s`, so an interrupted run resumes by skipping the shards already
 /// on disk (a file that does not read back with the right shape is
-/// rewritten). Returns the shard paths.
+/// rewritten). Returns the shard paths. See [`ShardLayout`].
 pub fn write_shards(
     dir: &Path,
     basis: &RitzBasis,
@@ -142,14 +234,16 @@ pub fn write_shards(
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::Numerical(format!("{}: {e}", dir.display())))?;
-    let n = basis.vectors.nrows();
+    let layout = ShardLayout {
+        dir: dir.to_path_buf(),
+        shards,
+        per_shard,
+        cells: basis.vectors.nrows(),
+    };
     let mut out = Vec::with_capacity(shards);
     for s in 0..shards {
-        let path = dir.join(format!("rhs_{s:05}.npy"));
-        let complete = read_npy_mat(&path)
-            .map(|m| m.nrows() == per_shard && m.ncols() == n)
-            .unwrap_or(false);
-        if !complete {
+        let path = layout.path(s);
+        if !layout.is_complete(s) {
             let b = sample_rhs(basis, per_shard, seed.wrapping_add(s as u64));
             write_npy_mat(&path, b.transpose(), NpyDtype::F32)?;
         }

@@ -11,10 +11,11 @@
 //! residual every `refresh_every` iterations. With the identity as the model
 //! and `k = 2` this is CG; with an exact inverse it converges in one step.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use linalg_core::Termination;
 use linalg_core::faer::{Col, ColRef, Par};
+use linalg_core::param::{at_least, positive};
+use linalg_core::{Control, IterationRecord, Recorder, Termination, Work};
 
 use crate::{Error, PoissonSystem, Result};
 
@@ -108,6 +109,64 @@ impl Default for DcdmParams {
     }
 }
 
+impl DcdmParams {
+    /// Sets the relative tolerance.
+    pub fn rtol(mut self, rtol: f64) -> Self {
+        self.rtol = rtol;
+        self
+    }
+    /// Sets the iteration limit.
+    pub fn max_iters(mut self, k: usize) -> Self {
+        self.max_iters = k;
+        self
+    }
+    /// Sets the number of kept directions.
+    pub fn k(mut self, k: usize) -> Self {
+        self.k = k;
+        self
+    }
+    /// Sets the residual mode.
+    pub fn residual(mut self, mode: ResidualMode) -> Self {
+        self.residual = mode;
+        self
+    }
+    /// Sets the parallelism of the stencil products.
+    pub fn par(mut self, par: Par) -> Self {
+        self.par = par;
+        self
+    }
+    /// Rejects a non-positive tolerance, `max_iters`, `k` or `refresh_every` of 0.
+    pub fn validate(&self) -> Result<()> {
+        positive("rtol", self.rtol)?;
+        at_least("max_iters", self.max_iters, 1)?;
+        at_least("k", self.k, 1)?;
+        if let ResidualMode::Update { refresh_every } = self.residual {
+            at_least("refresh_every", refresh_every, 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// One DCDM iteration, as seen by observers and stored in the history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DcdmRecord {
+    /// Iterations completed (0 = the start, `‖r₀‖/‖b‖ = 1`).
+    pub iteration: usize,
+    /// `‖r_k‖/‖b‖` of the loop's residual (recomputed or updated).
+    pub relative_residual: f64,
+    /// Seconds since the start of the solve.
+    pub seconds: f64,
+}
+
+impl IterationRecord for DcdmRecord {
+    fn iteration(&self) -> usize {
+        self.iteration
+    }
+    fn seconds(&self) -> f64 {
+        self.seconds
+    }
+}
+
 /// The outcome of [`dcdm`].
 #[derive(Debug, Clone)]
 pub struct DcdmReport {
@@ -123,48 +182,35 @@ pub struct DcdmReport {
     pub termination: Termination,
     /// True `‖b − Ax‖/‖b‖` at the end (projected `b`).
     pub relative_residual: f64,
-    /// `‖r_k‖/‖r_0‖` after each iteration (entry 0 is 1).
-    pub history: Vec<f64>,
-    /// Seconds since the start of the solve at each entry of `history`
-    /// (time to any tolerance from one run).
-    pub history_seconds: Vec<f64>,
+    /// One record per iteration (entry 0 is the start): the residual and
+    /// the time at which it was reached (time to any tolerance from one run).
+    pub history: Vec<DcdmRecord>,
     /// Wall time of the solve.
+    pub elapsed: Duration,
+    /// Wall time of the solve in seconds (`elapsed` as `f64`).
     pub seconds: f64,
     /// Of which spent in the model.
     pub model_seconds: f64,
     /// Whether `b` was projected onto the range.
     pub projected: bool,
+    /// Stencil products (`matvecs`) and model applications (`precond_applies`).
+    pub work: Work,
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// Runs the DCDM loop on `system` for the right-hand side `b`.
+/// Runs the DCDM loop on `system` for the right-hand side `b`; the
+/// observer sees every iterate (0 = the start) and may stop the run.
 pub fn dcdm(
     system: &PoissonSystem,
     b: ColRef<'_, f64>,
     model: &mut impl DirectionModel,
     params: &DcdmParams,
+    observer: impl FnMut(&DcdmRecord) -> Control,
 ) -> Result<DcdmReport> {
-    if !(params.rtol.is_finite() && params.rtol > 0.0) {
-        return Err(Error::InvalidParameter {
-            name: "rtol",
-            reason: format!("must be finite and > 0, got {}", params.rtol),
-        });
-    }
-    if params.k == 0 || params.max_iters == 0 {
-        return Err(Error::InvalidParameter {
-            name: "k/max_iters",
-            reason: "must be at least 1".into(),
-        });
-    }
-    if let ResidualMode::Update { refresh_every: 0 } = params.residual {
-        return Err(Error::InvalidParameter {
-            name: "refresh_every",
-            reason: "must be at least 1".into(),
-        });
-    }
+    params.validate()?;
     let n = system.len();
     if b.nrows() != n {
         return Err(Error::Core(linalg_core::Error::DimensionMismatch {
@@ -179,7 +225,6 @@ pub fn dcdm(
             index,
         }));
     }
-    let start = Instant::now();
     let mut bp: Vec<f64> = b.iter().copied().collect();
     let b0 = dot(&bp, &bp).sqrt();
     let removed = system.regions().project(&mut bp);
@@ -193,15 +238,17 @@ pub fn dcdm(
     let mut aq = vec![0.0; n];
     let mut dirs: Vec<(Vec<f64>, Vec<f64>, f64)> = Vec::with_capacity(params.k);
     let mut next = 0; // ring position of the oldest stored direction
-    let mut history = vec![1.0];
-    let mut history_seconds = vec![start.elapsed().as_secs_f64()];
+    let mut rec = Recorder::new(params.max_iters, observer);
+    let mut work = Work::default();
     let mut model_seconds = 0.0;
-    let mut termination = Termination::MaxIterations;
+    let first = DcdmRecord {
+        iteration: 0,
+        relative_residual: if bnorm == 0.0 { 0.0 } else { 1.0 },
+        seconds: rec.seconds(),
+    };
+    let mut termination = rec.record(first, bnorm == 0.0);
     let mut it = 0;
-    if bnorm == 0.0 {
-        termination = Termination::Converged;
-    }
-    while termination == Termination::MaxIterations && it < params.max_iters {
+    while termination.is_none() {
         it += 1;
         let rn = dot(&r, &r).sqrt();
         for (zi, ri) in z.iter_mut().zip(&r) {
@@ -209,6 +256,7 @@ pub fn dcdm(
         }
         let t = Instant::now();
         model.direction(&z, &mut q)?;
+        work.precond_applies += 1;
         model_seconds += t.elapsed().as_secs_f64();
         if let Some(index) = q.iter().position(|v| !v.is_finite()) {
             return Err(Error::Numerical(format!(
@@ -227,6 +275,7 @@ pub fn dcdm(
             }
         }
         system.apply_slices(&mut aq, &q, params.par);
+        work.matvecs += 1;
         let qaq = dot(&q, &aq);
         if !(qaq > 0.0 && qaq.is_finite()) {
             return Err(Error::Numerical(format!(
@@ -244,6 +293,7 @@ pub fn dcdm(
         };
         if refresh {
             system.apply_slices(&mut r, &x, params.par);
+            work.matvecs += 1;
             for (ri, bi) in r.iter_mut().zip(&bp) {
                 *ri = bi - *ri;
             }
@@ -263,12 +313,15 @@ pub fn dcdm(
             next = (next + 1) % params.k;
         }
         let rel = dot(&r, &r).sqrt() / bnorm;
-        history.push(rel);
-        history_seconds.push(start.elapsed().as_secs_f64());
-        if rel <= params.rtol {
-            termination = Termination::Converged;
-        }
+        let record = DcdmRecord {
+            iteration: it,
+            relative_residual: rel,
+            seconds: rec.seconds(),
+        };
+        termination = rec.record(record, rel <= params.rtol);
     }
+    let termination = termination.unwrap_or(Termination::MaxIterations);
+    let (history, elapsed) = rec.finish();
     system.regions().project(&mut x);
     let mut ax = vec![0.0; n];
     system.apply_slices(&mut ax, &x, params.par);
@@ -286,9 +339,10 @@ pub fn dcdm(
         termination,
         relative_residual: if bnorm > 0.0 { true_res / bnorm } else { 0.0 },
         history,
-        history_seconds,
-        seconds: start.elapsed().as_secs_f64(),
+        elapsed,
+        seconds: elapsed.as_secs_f64(),
         model_seconds,
         projected,
+        work,
     })
 }

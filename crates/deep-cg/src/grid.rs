@@ -3,6 +3,8 @@
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
+use linalg_core::ParamError;
+
 use crate::{Error, Result};
 
 /// The kind of a grid cell.
@@ -64,10 +66,10 @@ impl Grid {
             }));
         }
         if exterior == CellKind::Fluid {
-            return Err(Error::InvalidParameter {
-                name: "exterior",
-                reason: "the outside of the grid must be Solid or Air".into(),
-            });
+            return Err(Error::Param(ParamError::new(
+                "exterior",
+                "the outside of the grid must be Solid or Air",
+            )));
         }
         Ok(Self { n, cells, exterior })
     }
@@ -172,12 +174,14 @@ impl Scene {
             .iter()
             .position(|s| *s == name)
             .map(|i| Self::ALL[i])
-            .ok_or_else(|| Error::InvalidParameter {
-                name: "scene",
-                reason: format!(
-                    "unknown scene `{name}` (expected one of {})",
-                    Self::NAMES.join(", ")
-                ),
+            .ok_or_else(|| {
+                Error::Param(ParamError::new(
+                    "scene",
+                    format!(
+                        "unknown scene `{name}` (expected one of {})",
+                        Self::NAMES.join(", ")
+                    ),
+                ))
             })
     }
 

@@ -1,8 +1,9 @@
 //! # deep-cg
 //!
 //! Pressure Poisson systems of fluid scenes, the classic Krylov solvers a
-//! fluid-simulation engineer would use on them, and (next) the Deep Conjugate
-//! Direction Method.
+//! fluid-simulation engineer would use on them, and the Deep Conjugate
+//! Direction Method (the solver loop always; the network, its training data
+//! and training behind the cargo feature `burn`).
 //!
 //! Paper: Ayano Kaneda, Osman Akar, Jingyu Chen, Victoria Alicia Trevino Kala,
 //! David Hyde, Joseph Teran. A Deep Conjugate Direction Method for Iteratively
@@ -17,13 +18,15 @@
 //!   right-hand sides;
 //! - [`multigrid`]: the geometric multigrid V-cycle preconditioner (MGPCG);
 //! - [`solvers`]: CG, Jacobi-PCG, IC(0)-PCG and MG-PCG behind [`solve`] and one
-//!   [`SolveReport`].
+//!   [`SolveReport`];
+//! - [`dcdm`]: the DCDM loop over any [`DirectionModel`]; [`data`]: Ritz
+//!   training data; `net` and `train` (feature `burn`): the network and its trainer.
 //!
 //! ```
-//! use deep_cg::{Scene, PoissonSystem, Method, SolveParams, solve};
+//! use deep_cg::{Control, Scene, PoissonSystem, Method, SolveParams, solve};
 //! let system = PoissonSystem::new(Scene::SmokePlume.build(16, 0).unwrap());
 //! let b = system.divergence_rhs(1);
-//! let report = solve(&system, b.as_ref(), &SolveParams::new(Method::MgPcg).rtol(1e-8)).unwrap();
+//! let report = solve(&system, b.as_ref(), &SolveParams::new(Method::MgPcg).rtol(1e-8), |_| Control::Continue).unwrap();
 //! assert!(report.converged && report.relative_residual < 1e-8);
 //! ```
 
@@ -41,10 +44,10 @@ pub mod solvers;
 pub mod train;
 
 pub use dcdm::{
-    DcdmParams, DcdmReport, DirectionModel, FnModel, IdentityModel, ResidualMode, dcdm,
+    DcdmParams, DcdmRecord, DcdmReport, DirectionModel, FnModel, IdentityModel, ResidualMode, dcdm,
 };
 pub use grid::{CellKind, Grid, Regions, Scene, check_grid_size};
-pub use linalg_core::{Control, Termination};
+pub use linalg_core::{Control, ParamError, Termination, Work};
 pub use multigrid::{Multigrid, MultigridParams};
 pub use poisson::{PoissonSystem, Stencil};
 pub use solvers::{Method, SolveParams, SolveReport, solve};
@@ -58,13 +61,8 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] linalg_core::Error),
     /// A hyperparameter outside its valid range.
-    #[error("invalid parameter `{name}`: {reason}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// Why it was rejected.
-        reason: String,
-    },
+    #[error(transparent)]
+    Param(#[from] ParamError),
     /// An unsupported grid size.
     #[error("unsupported grid size {n}: {reason}")]
     GridSize {
@@ -93,6 +91,28 @@ pub enum Error {
         /// Why it cannot be used.
         reason: String,
     },
+}
+
+impl Error {
+    /// Whether the caller is at fault (parameters, sizes, scenes, model
+    /// files, backends) rather than the solver (a breakdown or a non-finite
+    /// value met while iterating, a failed factorisation): exit code 2
+    /// against 1 on the command line.
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            Error::Core(e) => e.is_input_error(),
+            Error::Numerical(_) => false,
+            _ => true,
+        }
+    }
+
+    /// The name of the rejected parameter, if this is a parameter error.
+    pub fn param_name(&self) -> Option<&'static str> {
+        match self {
+            Error::Param(p) | Error::Core(linalg_core::Error::Param(p)) => Some(p.name),
+            _ => None,
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`].

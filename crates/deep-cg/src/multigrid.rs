@@ -49,6 +49,32 @@ impl Default for MultigridParams {
     }
 }
 
+impl MultigridParams {
+    /// Sets the smoothing sweeps per level.
+    pub fn sweeps(mut self, k: usize) -> Self {
+        self.sweeps = k;
+        self
+    }
+    /// Sets the sweeps on the coarsest level.
+    pub fn coarse_sweeps(mut self, k: usize) -> Self {
+        self.coarse_sweeps = k;
+        self
+    }
+    /// Sets the coarsest grid size.
+    pub fn coarsest(mut self, n: usize) -> Self {
+        self.coarsest = n;
+        self
+    }
+    /// Rejects zero sweeps (the V-cycle would not smooth) and a coarsest
+    /// grid below 2 cells per side.
+    pub fn validate(&self) -> crate::Result<()> {
+        linalg_core::param::at_least("sweeps", self.sweeps, 1)?;
+        linalg_core::param::at_least("coarse_sweeps", self.coarse_sweeps, 1)?;
+        linalg_core::param::at_least("coarsest", self.coarsest, 2)?;
+        Ok(())
+    }
+}
+
 /// The V-cycle preconditioner.
 #[derive(Debug, Clone)]
 pub struct Multigrid {

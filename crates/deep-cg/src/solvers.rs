@@ -1,19 +1,18 @@
 //! The classic solvers DCDM is measured against, behind one entry point.
 
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use faer::dyn_stack::{MemStack, StackReq};
-use faer::matrix_free::{IdentityPrecond, LinOp, Precond};
+use faer::matrix_free::{IdentityPrecond, Precond};
 use faer::sparse::{SparseColMat, SparseRowMat, Triplet};
-use faer::{Col, ColRef, MatMut, MatRef, Par};
-use faer_precond::Ic0;
-use linalg_core::cg::{Cg, CgParams};
-use linalg_core::{Control, Termination, faer};
+use faer::{Col, ColRef, Par};
+use linalg_core::cg::{Cg, CgParams, CgRecord};
+use linalg_core::op::SliceOp;
+use linalg_core::param::{at_least, in_unit_interval};
+use linalg_core::precond::{Ic0, ZeroDiagonal, ic0_csc, jacobi};
+use linalg_core::{Control, ParamError, Termination, Work, faer};
 
-use crate::grid::Regions;
 use crate::multigrid::{Multigrid, MultigridParams};
-use linalg_core::op::for_each_col;
-
 use crate::poisson::PoissonSystem;
 use crate::{Error, Result};
 
@@ -47,12 +46,14 @@ impl Method {
             .iter()
             .position(|s| *s == name)
             .map(|i| Self::ALL[i])
-            .ok_or_else(|| Error::InvalidParameter {
-                name: "method",
-                reason: format!(
-                    "unknown method `{name}` (expected one of {})",
-                    Self::NAMES.join(", ")
-                ),
+            .ok_or_else(|| {
+                Error::Param(ParamError::new(
+                    "method",
+                    format!(
+                        "unknown method `{name}` (expected one of {})",
+                        Self::NAMES.join(", ")
+                    ),
+                ))
             })
     }
 }
@@ -64,7 +65,7 @@ pub struct SolveParams {
     pub method: Method,
     /// Relative tolerance on ‖b − Ax‖/‖b‖ (default 1e-8).
     pub rtol: f64,
-    /// Iteration limit (default `10·n³`... capped to 10 000).
+    /// Iteration limit (default 10 000).
     pub max_iters: Option<usize>,
     /// Parallelism for the stencil operator.
     pub par: Par,
@@ -98,6 +99,26 @@ impl SolveParams {
         self.par = par;
         self
     }
+    /// Sets the multigrid settings.
+    pub fn multigrid(mut self, mg: MultigridParams) -> Self {
+        self.multigrid = mg;
+        self
+    }
+    /// Rejects `rtol ∉ [0, 1)`, `max_iters = Some(0)` and invalid multigrid settings.
+    pub fn validate(&self) -> Result<()> {
+        in_unit_interval("rtol", self.rtol)?;
+        if let Some(k) = self.max_iters {
+            at_least("max_iters", k, 1)?;
+        }
+        self.multigrid.validate()
+    }
+}
+
+impl Default for SolveParams {
+    /// MG-PCG to `rtol = 1e-8`.
+    fn default() -> Self {
+        Self::new(Method::MgPcg)
+    }
 }
 
 /// The outcome of a solve, the same for every method.
@@ -115,9 +136,12 @@ pub struct SolveReport {
     pub termination: Termination,
     /// ‖b − Ax‖/‖b‖ recomputed from `x` (with the projected `b`).
     pub relative_residual: f64,
-    /// CG's relative residual after each iteration (entry 0 is the start).
-    pub history: Vec<f64>,
-    /// Solve time in seconds (without setup).
+    /// CG's record of each iteration (entry 0 is the start): the recursive
+    /// relative residual and the time since the start of the solve.
+    pub history: Vec<CgRecord>,
+    /// Solve time (without setup).
+    pub elapsed: Duration,
+    /// Solve time in seconds (without setup; `elapsed` as `f64`).
     pub seconds: f64,
     /// Preconditioner setup time in seconds.
     pub setup_seconds: f64,
@@ -125,36 +149,9 @@ pub struct SolveReport {
     pub projected: bool,
     /// ‖b − Πb‖/‖b‖: how inconsistent the given right-hand side was.
     pub inconsistency: f64,
+    /// Stencil products and preconditioner applications of the solve.
+    pub work: Work,
 }
-
-/// Jacobi on the masked grid: `z = r / diag` on fluid cells, zero elsewhere.
-#[derive(Debug)]
-struct Jacobi {
-    inv_diag: Vec<f64>,
-}
-
-impl LinOp<f64> for Jacobi {
-    fn apply_scratch(&self, _: usize, _: Par) -> StackReq {
-        StackReq::EMPTY
-    }
-    fn nrows(&self) -> usize {
-        self.inv_diag.len()
-    }
-    fn ncols(&self) -> usize {
-        self.inv_diag.len()
-    }
-    fn apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, _: Par, _: &mut MemStack) {
-        for_each_col(out, rhs, |z, r| {
-            for ((zv, rv), d) in z.iter_mut().zip(r).zip(&self.inv_diag) {
-                *zv = rv * d;
-            }
-        });
-    }
-    fn conj_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, p: Par, s: &mut MemStack) {
-        self.apply(out, rhs, p, s)
-    }
-}
-impl Precond<f64> for Jacobi {}
 
 /// IC(0) of the matrix restricted to fluid cells, with one cell of each
 /// singular region pinned (its diagonal doubled) so the factorisation exists;
@@ -162,14 +159,8 @@ impl Precond<f64> for Jacobi {}
 struct Ic0Masked {
     fluid: Vec<usize>,
     ic: Ic0<usize, f64>,
-    regions: Regions,
-    n: usize,
-}
-
-impl std::fmt::Debug for Ic0Masked {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Ic0Masked({} fluid cells)", self.fluid.len())
-    }
+    /// The gathered fluid entries, reused by every application.
+    buf: Mutex<Vec<f64>>,
 }
 
 /// The matrix restricted to the fluid cells (CSC), and the fluid cell list.
@@ -221,49 +212,34 @@ pub(crate) fn fluid_matrix(
 impl Ic0Masked {
     fn new(system: &PoissonSystem) -> Result<Self> {
         let (a, fluid) = fluid_matrix(system, true)?;
-        let ic =
-            Ic0::try_new(a.as_ref()).map_err(|e| Error::Numerical(format!("IC(0) failed: {e}")))?;
+        let ic = ic0_csc(&a)?;
         Ok(Self {
+            buf: Mutex::new(vec![0.0; fluid.len()]),
             fluid,
             ic,
-            regions: system.regions().clone(),
-            n: system.len(),
         })
     }
+
+    /// `z = M⁻¹ r` on the whole grid (zero outside the fluid, projected).
+    fn apply(&self, z: &mut [f64], r: &[f64], system: &PoissonSystem) {
+        let mut buf = self.buf.lock().unwrap_or_else(|e| e.into_inner());
+        for (b, &c) in buf.iter_mut().zip(&self.fluid) {
+            *b = r[c];
+        }
+        let len = buf.len();
+        let col = faer::MatMut::from_column_major_slice_mut(&mut buf, len, 1);
+        self.ic
+            .apply_in_place(col, Par::Seq, faer::dyn_stack::MemStack::new(&mut []));
+        z.fill(0.0);
+        for (b, &c) in buf.iter().zip(&self.fluid) {
+            z[c] = *b;
+        }
+        system.regions().project(z);
+    }
 }
 
-impl LinOp<f64> for Ic0Masked {
-    fn apply_scratch(&self, _: usize, _: Par) -> StackReq {
-        StackReq::new::<f64>(self.fluid.len())
-    }
-    fn nrows(&self) -> usize {
-        self.n
-    }
-    fn ncols(&self) -> usize {
-        self.n
-    }
-    fn apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, stack: &mut MemStack) {
-        let (mut buf, _) = stack.make_with::<f64>(self.fluid.len(), |_| 0.0);
-        for_each_col(out, rhs, |z, r| {
-            for (b, &c) in buf.iter_mut().zip(&self.fluid) {
-                *b = r[c];
-            }
-            let col = faer::MatMut::from_column_major_slice_mut(&mut buf, self.fluid.len(), 1);
-            self.ic.apply_in_place(col, par, MemStack::new(&mut []));
-            z.fill(0.0);
-            for (b, &c) in buf.iter().zip(&self.fluid) {
-                z[c] = *b;
-            }
-            self.regions.project(z);
-        });
-    }
-    fn conj_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, p: Par, s: &mut MemStack) {
-        self.apply(out, rhs, p, s)
-    }
-}
-impl Precond<f64> for Ic0Masked {}
-
-/// Solves `A x = b` for the Poisson system with the chosen method.
+/// Solves `A x = b` for the Poisson system with the chosen method; the
+/// observer sees CG's record of every iteration and may stop the run.
 ///
 /// `b` must have length `n³` and be finite. It is projected onto the range
 /// first (zero on non-fluid cells, zero mean on pure-Neumann regions); the
@@ -273,24 +249,14 @@ pub fn solve(
     system: &PoissonSystem,
     b: ColRef<'_, f64>,
     params: &SolveParams,
+    observer: impl FnMut(&CgRecord) -> Control + Send,
 ) -> Result<SolveReport> {
+    params.validate()?;
     let n = system.len();
-    let b: Vec<f64> = b.iter().copied().collect();
-    if b.len() != n {
-        return Err(Error::Core(linalg_core::Error::DimensionMismatch {
-            context: "right-hand side (n³)",
-            expected: n,
-            found: b.len(),
-        }));
-    }
-    if let Some(index) = b.iter().position(|v| !v.is_finite()) {
-        return Err(Error::Core(linalg_core::Error::NonFinite {
-            context: "right-hand side",
-            index,
-        }));
-    }
-    let mut bp = b.to_vec();
-    let bnorm0 = b.iter().map(|v| v * v).sum::<f64>().sqrt();
+    linalg_core::op::check_dim("right-hand side (n³)", n, b.nrows())?;
+    linalg_core::op::check_finite("right-hand side", b)?;
+    let mut bp: Vec<f64> = b.iter().copied().collect();
+    let bnorm0 = bp.iter().map(|v| v * v).sum::<f64>().sqrt();
     let removed = system.regions().project(&mut bp);
     let inconsistency = if bnorm0 > 0.0 { removed / bnorm0 } else { 0.0 };
     let projected = inconsistency > 1e-12;
@@ -303,42 +269,32 @@ pub fn solve(
         max_iters: Some(params.max_iters.unwrap_or(10_000)),
         par: Par::Seq,
     })?;
-    let op = ParallelStencil {
-        system,
-        par: params.par,
-    };
+    let par = params.par;
+    let op = SliceOp::new(n, |o: &mut [f64], x: &[f64]| system.apply_slices(o, x, par));
     let bcol = Col::from_fn(n, |i| bp[i]);
     let setup = Instant::now();
-    let run = |pre: &dyn PrecondDyn| -> Result<linalg_core::CgReport> { pre.run(&cg, &op, &bcol) };
-    let (report, setup_seconds, seconds) = match params.method {
+    let mut observer = observer;
+    let (report, setup_seconds) = match params.method {
         Method::Cg => {
             let p = IdentityPrecond { dim: n };
             let s = setup.elapsed().as_secs_f64();
-            let t = Instant::now();
-            (run(&p)?, s, t.elapsed().as_secs_f64())
+            (run_cg(&cg, &op, &p, &bcol, &mut observer)?, s)
         }
         Method::JacobiPcg => {
-            let inv_diag = system
-                .diagonal()
-                .iter()
-                .map(|d| if *d > 0.0 { 1.0 / d } else { 0.0 })
-                .collect();
-            let p = Jacobi { inv_diag };
+            let p = jacobi(system.diagonal().iter().copied(), ZeroDiagonal::Zero);
             let s = setup.elapsed().as_secs_f64();
-            let t = Instant::now();
-            (run(&p)?, s, t.elapsed().as_secs_f64())
+            (run_cg(&cg, &op, &p, &bcol, &mut observer)?, s)
         }
         Method::Ic0Pcg => {
-            let p = Ic0Masked::new(system)?;
+            let ic = Ic0Masked::new(system)?;
+            let p = SliceOp::new(n, |z: &mut [f64], r: &[f64]| ic.apply(z, r, system));
             let s = setup.elapsed().as_secs_f64();
-            let t = Instant::now();
-            (run(&p)?, s, t.elapsed().as_secs_f64())
+            (run_cg(&cg, &op, &p, &bcol, &mut observer)?, s)
         }
         Method::MgPcg => {
             let p = Multigrid::new(system, params.multigrid);
             let s = setup.elapsed().as_secs_f64();
-            let t = Instant::now();
-            (run(&p)?, s, t.elapsed().as_secs_f64())
+            (run_cg(&cg, &op, &p, &bcol, &mut observer)?, s)
         }
     };
     let mut x: Vec<f64> = report.x.iter().copied().collect();
@@ -359,52 +315,28 @@ pub fn solve(
         converged: report.converged,
         termination: report.termination,
         relative_residual: if bnorm > 0.0 { rnorm / bnorm } else { rnorm },
-        history: report.history.iter().map(|r| r.relative_residual).collect(),
-        seconds,
+        history: report.history,
+        elapsed: report.elapsed,
+        seconds: report.elapsed.as_secs_f64(),
         setup_seconds,
         projected,
         inconsistency,
+        work: report.work,
     })
 }
 
-/// Object-safe bridge so `solve` can run CG with any of the preconditioners.
-trait PrecondDyn {
-    fn run(&self, cg: &Cg, op: &ParallelStencil<'_>, b: &Col<f64>)
-    -> Result<linalg_core::CgReport>;
-}
-
-impl<P: Precond<f64>> PrecondDyn for P {
-    fn run(
-        &self,
-        cg: &Cg,
-        op: &ParallelStencil<'_>,
-        b: &Col<f64>,
-    ) -> Result<linalg_core::CgReport> {
-        Ok(cg.solve_with(op, self, b.as_ref(), None, |_| Control::Continue)?)
-    }
-}
-
-/// The stencil operator with its own parallelism, whatever faer passes.
-#[derive(Debug)]
-struct ParallelStencil<'a> {
-    system: &'a PoissonSystem,
-    par: Par,
-}
-
-impl LinOp<f64> for ParallelStencil<'_> {
-    fn apply_scratch(&self, _: usize, _: Par) -> StackReq {
-        StackReq::EMPTY
-    }
-    fn nrows(&self) -> usize {
-        self.system.len()
-    }
-    fn ncols(&self) -> usize {
-        self.system.len()
-    }
-    fn apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, _: Par, _: &mut MemStack) {
-        for_each_col(out, rhs, |o, x| self.system.apply_slices(o, x, self.par));
-    }
-    fn conj_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, p: Par, s: &mut MemStack) {
-        self.apply(out, rhs, p, s)
-    }
+/// CG with preconditioner `p`, timed without the setup.
+fn run_cg<A: faer::matrix_free::LinOp<f64>, P: Precond<f64>>(
+    cg: &Cg,
+    op: &A,
+    p: &P,
+    b: &Col<f64>,
+    observer: &mut (dyn FnMut(&CgRecord) -> Control + Send),
+) -> Result<linalg_core::CgReport> {
+    let t = Instant::now();
+    let rep = cg.solve_with(op, p, b.as_ref(), None, observer)?;
+    Ok(linalg_core::CgReport {
+        elapsed: t.elapsed(),
+        ..rep
+    })
 }

@@ -38,25 +38,32 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    fn validate(&self) -> Result<()> {
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(Error::InvalidParameter {
-                name: "lr",
-                reason: format!("must be finite and > 0, got {}", self.lr),
-            });
-        }
-        if self.batch_size == 0 {
-            return Err(Error::InvalidParameter {
-                name: "batch_size",
-                reason: "must be at least 1".into(),
-            });
-        }
-        if !(0.0..1.0).contains(&self.val_fraction) {
-            return Err(Error::InvalidParameter {
-                name: "val_fraction",
-                reason: format!("must be in [0, 1), got {}", self.val_fraction),
-            });
-        }
+    /// Sets the learning rate.
+    pub fn lr(mut self, lr: f64) -> Self {
+        self.lr = lr;
+        self
+    }
+    /// Sets the batch size.
+    pub fn batch_size(mut self, k: usize) -> Self {
+        self.batch_size = k;
+        self
+    }
+    /// Sets the validation fraction.
+    pub fn val_fraction(mut self, f: f64) -> Self {
+        self.val_fraction = f;
+        self
+    }
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Rejects a non-positive learning rate, a zero batch and a validation
+    /// fraction outside `[0, 1)`.
+    pub fn validate(&self) -> Result<()> {
+        linalg_core::param::positive("lr", self.lr)?;
+        linalg_core::param::at_least("batch_size", self.batch_size, 1)?;
+        linalg_core::param::in_unit_interval("val_fraction", self.val_fraction)?;
         Ok(())
     }
 }
@@ -192,10 +199,9 @@ impl Trainer {
         config.validate()?;
         let count = samples.count();
         if count < 2 {
-            return Err(Error::InvalidParameter {
-                name: "samples",
-                reason: format!("need at least 2 samples, got {count}"),
-            });
+            return Err(linalg_core::param::at_least("samples", count, 2)
+                .unwrap_err()
+                .into());
         }
         // The split depends on the seed only, so a resumed run keeps it.
         let mut order: Vec<usize> = (0..count).collect();

@@ -53,6 +53,7 @@ fn identity_model_reproduces_cg_iterates() {
                     par: Par::Seq,
                     ..Default::default()
                 },
+                |_| Control::Continue,
             )
             .unwrap();
             // The report fixes the gauge (zero mean on singular regions); so
@@ -101,7 +102,10 @@ fn exact_inverse_converges_in_one_iteration() {
         }
     });
     let b = sys.random_rhs(5);
-    let rep = dcdm(&sys, b.as_ref(), &mut model, &DcdmParams::default()).unwrap();
+    let rep = dcdm(&sys, b.as_ref(), &mut model, &DcdmParams::default(), |_| {
+        Control::Continue
+    })
+    .unwrap();
     assert_eq!(rep.iterations, 1);
     assert!(rep.relative_residual < 1e-12, "{:e}", rep.relative_residual);
 }
@@ -120,12 +124,12 @@ fn a_preconditioner_as_the_model_and_both_residual_modes() {
         rtol: 1e-8,
         ..Default::default()
     };
-    let rec = dcdm(&sys, b.as_ref(), &mut model, &base).unwrap();
+    let rec = dcdm(&sys, b.as_ref(), &mut model, &base, |_| Control::Continue).unwrap();
     assert!(rec.converged && rec.relative_residual < 1e-8);
     // One timestamp per history entry, monotone, the last within the solve time.
-    assert_eq!(rec.history_seconds.len(), rec.history.len());
-    assert!(rec.history_seconds.windows(2).all(|w| w[0] <= w[1]));
-    assert!(*rec.history_seconds.last().unwrap() <= rec.seconds);
+    assert_eq!(rec.history.len(), rec.iterations + 1);
+    assert!(rec.history.windows(2).all(|w| w[0].seconds <= w[1].seconds));
+    assert!(rec.history.last().unwrap().seconds <= rec.seconds);
     let upd = dcdm(
         &sys,
         b.as_ref(),
@@ -134,6 +138,7 @@ fn a_preconditioner_as_the_model_and_both_residual_modes() {
             residual: ResidualMode::Update { refresh_every: 10 },
             ..base
         },
+        |_| Control::Continue,
     )
     .unwrap();
     assert!(upd.converged && upd.relative_residual < 2e-8);
@@ -143,6 +148,7 @@ fn a_preconditioner_as_the_model_and_both_residual_modes() {
         &sys,
         b.as_ref(),
         &SolveParams::new(Method::MgPcg).rtol(1e-10),
+        |_| Control::Continue,
     )
     .unwrap();
     let diff = (&rec.x - &pcg.x).norm_l2() / pcg.x.norm_l2();
@@ -153,7 +159,11 @@ fn a_preconditioner_as_the_model_and_both_residual_modes() {
 fn bad_input_is_rejected() {
     let sys = PoissonSystem::new(Scene::Box.build(8, 0).unwrap());
     let b = sys.random_rhs(1);
-    let run = |p: DcdmParams| dcdm(&sys, b.as_ref(), &mut IdentityModel, &p);
+    let run = |p: DcdmParams| {
+        dcdm(&sys, b.as_ref(), &mut IdentityModel, &p, |_| {
+            Control::Continue
+        })
+    };
     for p in [
         DcdmParams {
             k: 0,
@@ -168,7 +178,7 @@ fn bad_input_is_rejected() {
             ..Default::default()
         },
     ] {
-        assert!(matches!(run(p), Err(Error::InvalidParameter { .. })));
+        assert!(matches!(run(p), Err(Error::Param(_))));
     }
     let short = Col::<f64>::zeros(7);
     assert!(
@@ -176,14 +186,23 @@ fn bad_input_is_rejected() {
             &sys,
             short.as_ref(),
             &mut IdentityModel,
-            &DcdmParams::default()
+            &DcdmParams::default(),
+            |_| Control::Continue
         )
         .is_err()
     );
     let mut nan = FnModel::new("nan", |_: &[f64], out: &mut [f64]| out.fill(f64::NAN));
-    let e = dcdm(&sys, b.as_ref(), &mut nan, &DcdmParams::default()).unwrap_err();
+    let e = dcdm(&sys, b.as_ref(), &mut nan, &DcdmParams::default(), |_| {
+        Control::Continue
+    })
+    .unwrap_err();
     assert!(e.to_string().contains("non-finite"), "{e}");
     // A model whose directions lie in the null space (zero after projection).
     let mut zero = FnModel::new("zero", |_: &[f64], out: &mut [f64]| out.fill(0.0));
-    assert!(dcdm(&sys, b.as_ref(), &mut zero, &DcdmParams::default()).is_err());
+    assert!(
+        dcdm(&sys, b.as_ref(), &mut zero, &DcdmParams::default(), |_| {
+            Control::Continue
+        })
+        .is_err()
+    );
 }

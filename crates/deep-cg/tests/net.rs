@@ -83,6 +83,7 @@ fn the_network_drives_the_dcdm_loop_with_monotone_energy() {
                 max_iters: k,
                 ..Default::default()
             },
+            |_| Control::Continue,
         )
         .unwrap();
         let x: Vec<f64> = rep.x.iter().copied().collect();
@@ -247,8 +248,14 @@ fn shipped_weights_load_and_beat_cg_on_smoke_plume_16() {
         max_iters: 200,
         ..Default::default()
     };
-    let rep = dcdm(&sys, b.as_ref(), &mut model, &params).unwrap();
-    let cg = solve(&sys, b.as_ref(), &SolveParams::new(Method::Cg).rtol(1e-4)).unwrap();
+    let rep = dcdm(&sys, b.as_ref(), &mut model, &params, |_| Control::Continue).unwrap();
+    let cg = solve(
+        &sys,
+        b.as_ref(),
+        &SolveParams::new(Method::Cg).rtol(1e-4),
+        |_| Control::Continue,
+    )
+    .unwrap();
     assert!(rep.converged, "{:e}", rep.relative_residual);
     assert!(
         rep.iterations * 2 < cg.iterations,

@@ -140,7 +140,13 @@ fn every_solver_matches_a_sparse_direct_solve_on_16_cubed_scenes() {
         let reference = direct_solve(&sys, &to_vec(&b));
         let rnorm = reference.iter().map(|v| v * v).sum::<f64>().sqrt();
         for method in Method::ALL {
-            let rep = solve(&sys, b.as_ref(), &SolveParams::new(method).rtol(1e-11)).unwrap();
+            let rep = solve(
+                &sys,
+                b.as_ref(),
+                &SolveParams::new(method).rtol(1e-11),
+                |_| Control::Continue,
+            )
+            .unwrap();
             assert!(rep.converged, "{} {}", scene.name(), method.name());
             assert!(
                 !rep.projected,
@@ -173,6 +179,7 @@ fn mg_iterations(scene: Scene, n: usize) -> usize {
         &sys,
         b.as_ref(),
         &SolveParams::new(Method::MgPcg).rtol(1e-8),
+        |_| Control::Continue,
     )
     .unwrap();
     assert!(rep.converged && rep.relative_residual < 1e-8);
@@ -249,6 +256,7 @@ fn regions_gauge_and_compatibility() {
         &plume,
         ColRef::from_slice(&ones),
         &SolveParams::new(Method::MgPcg),
+        |_| Control::Continue,
     )
     .unwrap();
     assert!(rep.projected && rep.converged);
@@ -285,7 +293,8 @@ fn bad_input_is_rejected_with_the_reason() {
         solve(
             &sys,
             ColRef::from_slice(&[1.0; 10]),
-            &SolveParams::new(Method::Cg)
+            &SolveParams::new(Method::Cg),
+            |_| Control::Continue
         ),
         Err(Error::Core(linalg_core::Error::DimensionMismatch {
             expected: 64,
@@ -296,27 +305,30 @@ fn bad_input_is_rejected_with_the_reason() {
     let mut b = vec![1.0; 64];
     b[3] = f64::NAN;
     assert!(matches!(
-        solve(&sys, ColRef::from_slice(&b), &SolveParams::new(Method::Cg)),
+        solve(
+            &sys,
+            ColRef::from_slice(&b),
+            &SolveParams::new(Method::Cg),
+            |_| Control::Continue
+        ),
         Err(Error::Core(linalg_core::Error::NonFinite { index: 3, .. }))
     ));
     assert!(matches!(
         solve(
             &sys,
             ColRef::from_slice(&[1.0; 64]),
-            &SolveParams::new(Method::Cg).rtol(2.0)
+            &SolveParams::new(Method::Cg).rtol(2.0),
+            |_| Control::Continue
         ),
-        Err(Error::Core(linalg_core::Error::InvalidParameter {
-            name: "rtol",
-            ..
-        }))
+        Err(Error::Param(ParamError { name: "rtol", .. }))
     ));
     assert!(matches!(
         Scene::from_name("teapot"),
-        Err(Error::InvalidParameter { name: "scene", .. })
+        Err(Error::Param(ParamError { name: "scene", .. }))
     ));
     assert!(matches!(
         Method::from_name("amg"),
-        Err(Error::InvalidParameter { name: "method", .. })
+        Err(Error::Param(ParamError { name: "method", .. }))
     ));
     assert_eq!(Scene::from_name("smoke-plume").unwrap(), Scene::SmokePlume);
     assert_eq!(Method::from_name("mg-pcg").unwrap().name(), "mg-pcg");

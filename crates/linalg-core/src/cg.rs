@@ -23,7 +23,7 @@ use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Col, ColRef, MatMut, MatRef, Par};
 
 use crate::op::{check_dim, check_finite, check_square};
-use crate::solver::{Control, Termination};
+use crate::solver::{Control, IterationRecord, Recorder, Termination, Work};
 use crate::{Definiteness, Error, Result};
 
 /// Parameters of [`Cg`], validated by [`CgParams::validate`].
@@ -78,23 +78,10 @@ impl CgParams {
     /// Rejects tolerances that are negative, non-finite or ≥ 1 (relative), and a
     /// zero iteration limit.
     pub fn validate(&self) -> Result<()> {
-        if !(self.rtol.is_finite() && (0.0..1.0).contains(&self.rtol)) {
-            return Err(Error::InvalidParameter {
-                name: "rtol",
-                reason: format!("must be in [0, 1), got {}", self.rtol),
-            });
-        }
-        if !(self.atol.is_finite() && self.atol >= 0.0) {
-            return Err(Error::InvalidParameter {
-                name: "atol",
-                reason: format!("must be finite and ≥ 0, got {}", self.atol),
-            });
-        }
-        if self.max_iters == Some(0) {
-            return Err(Error::InvalidParameter {
-                name: "max_iters",
-                reason: "must be at least 1".into(),
-            });
+        crate::param::in_unit_interval("rtol", self.rtol)?;
+        crate::param::nonnegative("atol", self.atol)?;
+        if let Some(k) = self.max_iters {
+            crate::param::at_least("max_iters", k, 1)?;
         }
         Ok(())
     }
@@ -107,6 +94,17 @@ pub struct CgRecord {
     pub iteration: usize,
     /// `‖r_k‖ / ‖b‖` of faer's recursively updated residual.
     pub relative_residual: f64,
+    /// Seconds since the start of the solve.
+    pub seconds: f64,
+}
+
+impl IterationRecord for CgRecord {
+    fn iteration(&self) -> usize {
+        self.iteration
+    }
+    fn seconds(&self) -> f64 {
+        self.seconds
+    }
 }
 
 /// The outcome of a CG run.
@@ -126,6 +124,8 @@ pub struct CgReport {
     pub history: Vec<CgRecord>,
     /// Wall time of the solve.
     pub elapsed: Duration,
+    /// Operator and preconditioner applications (the initial residual's `A x₀` included).
+    pub work: Work,
 }
 
 impl CgReport {
@@ -181,6 +181,7 @@ impl Cg {
         x0: Option<ColRef<'_, f64>>,
         mut observer: impl FnMut(&CgRecord) -> Control + Send,
     ) -> Result<CgReport> {
+        self.params.validate()?;
         let start = Instant::now();
         let n = check_square(op, "CG")?;
         check_dim("CG right-hand side", n, b.nrows())?;
@@ -195,14 +196,16 @@ impl Cg {
         }
         let par = self.params.par;
         let b_norm = b.norm_l2();
+        let observer: Observer<'_> = &mut observer;
         let state = Mutex::new(State {
             b_norm,
-            history: Vec::new(),
+            // faer owns the iteration limit; the recorder only sees the observer.
+            recorder: Recorder::new(usize::MAX, observer),
             precond_calls: 0,
+            matvecs: 0,
             stop: false,
             op_fail: None,
             precond_fail: None,
-            observer: &mut observer,
         });
         let a = Watched {
             inner: op,
@@ -251,7 +254,13 @@ impl Cg {
                 curvature,
             });
         }
-        let mut history = st.history;
+        let work = Work {
+            matvecs: st.matvecs,
+            precond_applies: st.precond_calls,
+            ..Work::default()
+        };
+        let seconds = st.recorder.seconds();
+        let (mut history, _) = st.recorder.finish();
         let (iterations, rel, termination) = match out {
             Ok(info) => (info.iter_count, info.rel_residual, Termination::Converged),
             Err(CgError::NoConvergence { rel_residual, .. }) => (
@@ -282,6 +291,7 @@ impl Cg {
             history.push(CgRecord {
                 iteration: iterations,
                 relative_residual: rel,
+                seconds,
             });
         }
         check_finite("CG iterate", x.as_ref()).map_err(|_| Error::NonFinite {
@@ -296,6 +306,7 @@ impl Cg {
             relative_residual: rel,
             history,
             elapsed: start.elapsed(),
+            work,
         })
     }
 }
@@ -314,12 +325,12 @@ type Observer<'o> = &'o mut (dyn FnMut(&CgRecord) -> Control + Send);
 
 struct State<'o> {
     b_norm: f64,
-    history: Vec<CgRecord>,
+    recorder: Recorder<CgRecord, Observer<'o>>,
     precond_calls: usize,
+    matvecs: usize,
     stop: bool,
     op_fail: Option<(usize, f64)>,
     precond_fail: Option<(usize, f64)>,
-    observer: Observer<'o>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -378,6 +389,7 @@ impl<T: LinOp<f64>> Watched<'_, '_, T> {
                 }
                 self.inner.apply(out.rb_mut(), rhs, par, stack);
                 let mut st = self.lock();
+                st.matvecs += 1;
                 if st.precond_calls > 0 && st.op_fail.is_none() {
                     let curvature = dot(rhs, out.rb());
                     if not_positive(curvature) {
@@ -400,9 +412,9 @@ impl<T: LinOp<f64>> Watched<'_, '_, T> {
                 let record = CgRecord {
                     iteration: k,
                     relative_residual: rnorm / st.b_norm,
+                    seconds: st.recorder.seconds(),
                 };
-                st.history.push(record);
-                if (st.observer)(&record) == Control::Stop {
+                if st.recorder.record(record, false) == Some(Termination::Cancelled) {
                     st.stop = true;
                 }
             }

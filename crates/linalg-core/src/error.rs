@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::param::ParamError;
+
 /// Which half of a preconditioned system failed a definiteness check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Definiteness {
@@ -208,14 +210,9 @@ pub enum Error {
     /// A Krylov method was started from the zero vector.
     #[error("the start vector is zero (or has a zero norm)")]
     ZeroStartVector,
-    /// A hyperparameter outside its valid range.
-    #[error("invalid parameter `{name}`: {reason}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// Why it was rejected.
-        reason: String,
-    },
+    /// A hyperparameter outside its valid range (from [`crate::param`]).
+    #[error(transparent)]
+    Param(#[from] ParamError),
     /// A numerical factorisation or eigen-decomposition failed.
     #[error("{0}")]
     Numerical(String),
@@ -249,6 +246,24 @@ impl Error {
         Error::File {
             path: path.into(),
             source: Box::new(self),
+        }
+    }
+
+    /// Whether the caller is at fault (bad input: sizes, values, files,
+    /// parameters, an operator or preconditioner that is not positive
+    /// definite) rather than the solver (no convergence, a failed
+    /// factorisation or eigensolver, a non-finite value produced while
+    /// iterating). The command line maps the first to exit code 2, the
+    /// second to 1.
+    pub fn is_input_error(&self) -> bool {
+        match self.root() {
+            Error::NoConvergence { .. } | Error::Numerical(_) => false,
+            // Non-finite values found *during* an iteration are solver failures;
+            // the drivers name those contexts with "(iteration)" / "(step)".
+            Error::NonFinite { context, .. } => {
+                !(context.contains("(iteration)") || context.contains("(step)"))
+            }
+            _ => true,
         }
     }
 

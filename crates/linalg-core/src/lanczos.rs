@@ -11,6 +11,7 @@ use faer::matrix_free::LinOp;
 use faer::{Accum, Col, ColRef, Mat, Par, Side};
 
 use crate::op::{check_dim, check_finite, check_square};
+use crate::solver::{Control, IterationRecord, Recorder, Termination, Work};
 use crate::{Error, Result};
 
 /// Reorthogonalisation strategy of the Lanczos process.
@@ -74,19 +75,31 @@ impl LanczosParams {
     }
     /// Rejects `steps == 0` and a negative or non-finite breakdown threshold.
     pub fn validate(&self) -> Result<()> {
-        if self.steps == 0 {
-            return Err(Error::InvalidParameter {
-                name: "steps",
-                reason: "must be at least 1".into(),
-            });
-        }
-        if !(self.breakdown_tol.is_finite() && self.breakdown_tol >= 0.0) {
-            return Err(Error::InvalidParameter {
-                name: "breakdown_tol",
-                reason: format!("must be finite and ≥ 0, got {}", self.breakdown_tol),
-            });
-        }
+        crate::param::at_least("steps", self.steps, 1)?;
+        crate::param::nonnegative("breakdown_tol", self.breakdown_tol)?;
         Ok(())
+    }
+}
+
+/// One Lanczos step, as seen by observers and stored in the history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LanczosRecord {
+    /// Steps completed (1 = the first `α` is known).
+    pub iteration: usize,
+    /// `α_j`, the new diagonal entry of `T`.
+    pub alpha: f64,
+    /// `β_j = ‖w‖`, the norm of the step's residual (the next off-diagonal entry).
+    pub beta: f64,
+    /// Seconds since the start.
+    pub seconds: f64,
+}
+
+impl IterationRecord for LanczosRecord {
+    fn iteration(&self) -> usize {
+        self.iteration
+    }
+    fn seconds(&self) -> f64 {
+        self.seconds
     }
 }
 
@@ -102,8 +115,21 @@ pub struct LanczosResult {
     pub residual_norm: f64,
     /// The orthonormal basis `V_k` (`n × k`), when kept.
     pub basis: Option<Mat<f64>>,
-    /// Whether the process stopped early because an invariant subspace was found.
-    pub breakdown: bool,
+    /// Steps taken (`k`; fewer than requested after a breakdown or a stop).
+    pub iterations: usize,
+    /// `true` unless an observer cancelled the run: all requested steps were
+    /// taken ([`Termination::Converged`]) or an invariant subspace was found
+    /// ([`Termination::Breakdown`], whose Ritz values are exact).
+    pub converged: bool,
+    /// Why the process stopped: `Converged` (all steps), `Breakdown`
+    /// (invariant subspace, `β_j ≤ breakdown_tol·‖T_j‖`) or `Cancelled`.
+    pub termination: Termination,
+    /// One record per step.
+    pub history: Vec<LanczosRecord>,
+    /// Wall time.
+    pub elapsed: std::time::Duration,
+    /// Operator applications (one per step).
+    pub work: Work,
 }
 
 impl LanczosResult {
@@ -145,14 +171,15 @@ pub fn lanczos(
     let params = LanczosParams::new(steps)
         .reorth(reorth)
         .keep_basis(reorth == Reorthogonalization::Full);
-    lanczos_with(op, start, &params)
+    lanczos_with(op, start, &params, |_| Control::Continue)
 }
 
-/// [`lanczos`] with every option.
+/// [`lanczos`] with every option and an observer that sees each step.
 pub fn lanczos_with(
     op: &impl LinOp<f64>,
     start: ColRef<'_, f64>,
     params: &LanczosParams,
+    observer: impl FnMut(&LanczosRecord) -> Control,
 ) -> Result<LanczosResult> {
     params.validate()?;
     let n = check_square(op, "Lanczos")?;
@@ -177,8 +204,9 @@ pub fn lanczos_with(
     let mut beta: Vec<f64> = Vec::with_capacity(k_max);
     let mut buf = MemBuffer::new(op.apply_scratch(1, par));
     let mut tnorm = 0.0f64;
-    let mut breakdown = false;
     let mut residual_norm = 0.0;
+    let mut rec = Recorder::new(k_max, observer);
+    let mut termination = Termination::Converged;
 
     for j in 0..k_max {
         let (cur, prev) = if keep {
@@ -221,12 +249,25 @@ pub fn lanczos_with(
         let b = w.norm_l2();
         tnorm = tnorm.max(a.abs() + b + beta.last().copied().unwrap_or(0.0));
         residual_norm = b;
-        if j + 1 == k_max {
-            break;
-        }
-        if b <= params.breakdown_tol * tnorm {
-            breakdown = true;
-            break;
+        let record = LanczosRecord {
+            iteration: j + 1,
+            alpha: a,
+            beta: b,
+            seconds: rec.seconds(),
+        };
+        let broke = j + 1 < k_max && b <= params.breakdown_tol * tnorm;
+        match rec.record(record, broke) {
+            Some(Termination::Cancelled) => {
+                termination = Termination::Cancelled;
+                break;
+            }
+            Some(Termination::Converged) => {
+                termination = Termination::Breakdown;
+                break;
+            }
+            // All requested steps done.
+            Some(_) => break,
+            None => {}
         }
         beta.push(b);
         let next = if keep { j + 1 } else { (j + 1) % 2 };
@@ -234,12 +275,21 @@ pub fn lanczos_with(
     }
     let k = alpha.len();
     let basis = keep.then(|| v.get(.., ..k).to_owned());
+    let (history, elapsed) = rec.finish();
     Ok(LanczosResult {
         alpha,
         beta,
         residual_norm,
         basis,
-        breakdown,
+        iterations: k,
+        converged: termination != Termination::Cancelled,
+        termination,
+        history,
+        elapsed,
+        work: Work {
+            matvecs: k,
+            ..Work::default()
+        },
     })
 }
 
@@ -361,7 +411,7 @@ mod tests {
             Reorthogonalization::Full,
         )
         .unwrap();
-        assert!(res.breakdown);
+        assert_eq!(res.termination, Termination::Breakdown);
         assert_eq!(res.steps(), 5);
         let ritz = ritz_pairs(&res).unwrap();
         for (i, v) in ritz.values.iter().enumerate() {
@@ -409,7 +459,7 @@ mod tests {
         let ones = Col::<f64>::ones(3);
         assert!(matches!(
             lanczos(&op, ones.as_ref(), 0, Reorthogonalization::Full),
-            Err(Error::InvalidParameter { name: "steps", .. })
+            Err(Error::Param(crate::param::ParamError { name: "steps", .. }))
         ));
         let rect = DenseOp::new(Mat::zeros(3, 2)).unwrap();
         assert!(matches!(

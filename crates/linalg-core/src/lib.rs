@@ -10,6 +10,10 @@
 //!   residual history, observers and precise errors;
 //! - [`objective`]: the [`Objective`] trait, finite-difference checkers and test
 //!   functions;
+//! - [`solver`]: the shared solver vocabulary (records, observers, the
+//!   [`Recorder`] with the stopping tests, [`Termination`], [`Work`] counts);
+//! - [`param`]: the parameter checks every `validate()` is built from;
+//! - [`precond`]: Jacobi and IC(0) on CSR matrices (faer-precond underneath);
 //! - [`io`]: Matrix Market and NPY readers/writers with precise errors.
 //!
 //! faer is re-exported so every crate of the workspace shares one version.
@@ -42,15 +46,19 @@ pub mod io;
 pub mod lanczos;
 pub mod objective;
 pub mod op;
+pub mod param;
+pub mod precond;
 pub mod solver;
 
 pub use cg::{Cg, CgParams, CgRecord, CgReport};
 pub use error::{Definiteness, Error, MtxProblem, NpyProblem, Result};
 pub use lanczos::{
-    LanczosParams, LanczosResult, Reorthogonalization, RitzPairs, lanczos, ritz_pairs,
+    LanczosParams, LanczosRecord, LanczosResult, Reorthogonalization, RitzPairs, lanczos,
+    ritz_pairs,
 };
 pub use objective::{Objective, check_gradient, check_hessian_vec};
-pub use solver::{Control, Termination};
+pub use param::ParamError;
+pub use solver::{Control, IterationRecord, Recorder, Termination, Work};
 
 /// The README example, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]

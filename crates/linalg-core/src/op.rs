@@ -92,6 +92,48 @@ pub fn for_each_col(
     }
 }
 
+/// A square operator given by a slice kernel `f(out, x)` (stencils,
+/// gather/scatter preconditioners, sparse Hessians written over `&[f64]`):
+/// [`for_each_col`] does the column handling, so an implementation is the
+/// kernel alone. `out` is not zeroed beforehand.
+pub struct SliceOp<F> {
+    n: usize,
+    f: F,
+}
+
+impl<F: Fn(&mut [f64], &[f64]) + Sync> SliceOp<F> {
+    /// The `n×n` operator `x ↦ f(x)`.
+    pub fn new(n: usize, f: F) -> Self {
+        Self { n, f }
+    }
+}
+
+impl<F> std::fmt::Debug for SliceOp<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SliceOp({0}×{0})", self.n)
+    }
+}
+
+impl<F: Fn(&mut [f64], &[f64]) + Sync> LinOp<f64> for SliceOp<F> {
+    fn apply_scratch(&self, _rhs_ncols: usize, _par: Par) -> StackReq {
+        StackReq::EMPTY
+    }
+    fn nrows(&self) -> usize {
+        self.n
+    }
+    fn ncols(&self) -> usize {
+        self.n
+    }
+    fn apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, _par: Par, _: &mut MemStack) {
+        for_each_col(out, rhs, |o, x| (self.f)(o, x));
+    }
+    fn conj_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, s: &mut MemStack) {
+        self.apply(out, rhs, par, s)
+    }
+}
+
+impl<F: Fn(&mut [f64], &[f64]) + Sync> Precond<f64> for SliceOp<F> {}
+
 /// Materialises an operator as a dense matrix by applying it to the identity
 /// (for tests and small problems).
 pub fn to_dense(op: &impl LinOp<f64>) -> Mat<f64> {
@@ -287,14 +329,8 @@ impl<A: LinOp<f64>> ShiftedOp<A> {
     /// `alpha·inner + sigma·I`; `inner` must be square and `alpha`, `sigma` finite.
     pub fn new(inner: A, alpha: f64, sigma: f64) -> Result<Self> {
         check_square(&inner, "a shifted operator αA + σI")?;
-        for (name, v) in [("alpha", alpha), ("sigma", sigma)] {
-            if !v.is_finite() {
-                return Err(Error::InvalidParameter {
-                    name,
-                    reason: format!("must be finite, got {v}"),
-                });
-            }
-        }
+        crate::param::finite_value("alpha", alpha)?;
+        crate::param::finite_value("sigma", sigma)?;
         Ok(Self {
             inner,
             alpha,
@@ -475,7 +511,7 @@ mod tests {
         let sq = DenseOp::new(Mat::identity(2, 2)).unwrap();
         assert!(matches!(
             ShiftedOp::new(sq, f64::INFINITY, 0.0),
-            Err(Error::InvalidParameter { name: "alpha", .. })
+            Err(Error::Param(crate::param::ParamError { name: "alpha", .. }))
         ));
     }
 }

@@ -1,4 +1,43 @@
 //! Vocabulary shared by every iterative solver in the workspace.
+//!
+//! A solver is `params → validate() → solve(problem, &params, observer) →
+//! report`. While it runs, a [`Recorder`] keeps the history (one record per
+//! iterate, starting with iteration 0), calls the observer on each record,
+//! times the run and applies the stopping tests in one fixed order:
+//! the observer's [`Control::Stop`] first ([`Termination::Cancelled`]), then
+//! the method's convergence test ([`Termination::Converged`]), then the
+//! iteration limit ([`Termination::MaxIterations`]). "Keep going" is `None`,
+//! never a termination reason.
+//!
+//! Every report then has the same fields where they apply: `iterations`,
+//! `converged`, `termination`, `history: Vec<Record>` (each record has
+//! `iteration`, the quantities the method plots, and `seconds`), `elapsed`
+//! and `work` (a [`Work`] count of operator applications and evaluations,
+//! so methods can be compared at equal work).
+//!
+//! ```
+//! use linalg_core::solver::{Control, Recorder, Termination, IterationRecord};
+//! #[derive(Clone, Copy)]
+//! struct Rec { iteration: usize, value: f64, seconds: f64 }
+//! impl IterationRecord for Rec {
+//!     fn iteration(&self) -> usize { self.iteration }
+//!     fn seconds(&self) -> f64 { self.seconds }
+//! }
+//! // Halve a number until it is below 1e-3, at most 100 times; stop from the observer at 3.
+//! let mut rec = Recorder::new(100, |r: &Rec| if r.iteration == 3 { Control::Stop } else { Control::Continue });
+//! let mut v = 1.0;
+//! let mut k = 0;
+//! let mut stop = rec.record(Rec { iteration: 0, value: v, seconds: rec.seconds() }, v < 1e-3);
+//! while stop.is_none() {
+//!     k += 1;
+//!     v *= 0.5;
+//!     stop = rec.record(Rec { iteration: k, value: v, seconds: rec.seconds() }, v < 1e-3);
+//! }
+//! assert_eq!(stop, Some(Termination::Cancelled));
+//! assert_eq!(rec.history().len(), 4);
+//! ```
+
+use std::time::{Duration, Instant};
 
 /// Why an iterative method stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,4 +81,192 @@ pub enum Control {
     Continue,
     /// Stop now; the report's termination is [`Termination::Cancelled`].
     Stop,
+}
+
+/// What every per-iteration record has: its iteration number and the time
+/// since the start of the run.
+pub trait IterationRecord: Clone {
+    /// Iterations completed (0 = the starting point).
+    fn iteration(&self) -> usize;
+    /// Seconds since the start of the run.
+    fn seconds(&self) -> f64;
+}
+
+/// The work a run did, counted where it is done, so methods can be compared
+/// at equal work. Fields that do not apply to a method stay 0.
+///
+/// Rejected trials count: a line-search or regularisation trial that was
+/// thrown away still evaluated its gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Work {
+    /// Applications of the system operator (`A x`, the kernel `K v` / `Kᵀu`,
+    /// a Hessian operator inside an inner Krylov solve).
+    pub matvecs: usize,
+    /// Applications of a preconditioner (or a direction model).
+    pub precond_applies: usize,
+    /// Objective values computed on their own (without a gradient).
+    pub value_evals: usize,
+    /// Gradient evaluations (each also gives the value).
+    pub gradient_evals: usize,
+    /// Hessian-vector products.
+    pub hessian_vec_evals: usize,
+    /// Curvature models formed (dense Hessians, approximations, factorisations).
+    pub hessian_evals: usize,
+    /// Step trials of line searches or regularisation searches, accepted or not.
+    pub trials: usize,
+}
+
+impl Work {
+    /// Adds `other`'s counts to `self` (an inner solve's work to its caller's).
+    pub fn add(&mut self, other: &Work) {
+        self.matvecs += other.matvecs;
+        self.precond_applies += other.precond_applies;
+        self.value_evals += other.value_evals;
+        self.gradient_evals += other.gradient_evals;
+        self.hessian_vec_evals += other.hessian_vec_evals;
+        self.hessian_evals += other.hessian_evals;
+        self.trials += other.trials;
+    }
+
+    /// `(name, count)` for every field, in declaration order (for reports).
+    pub fn entries(&self) -> [(&'static str, usize); 7] {
+        [
+            ("matvecs", self.matvecs),
+            ("precond_applies", self.precond_applies),
+            ("value_evals", self.value_evals),
+            ("gradient_evals", self.gradient_evals),
+            ("hessian_vec_evals", self.hessian_vec_evals),
+            ("hessian_evals", self.hessian_evals),
+            ("trials", self.trials),
+        ]
+    }
+}
+
+/// The history, the observer, the clock and the stopping tests of one run.
+///
+/// Generic over the record type `R` so each method keeps the quantities it
+/// plots; see the module documentation for the order of the tests.
+pub struct Recorder<R, O> {
+    start: Instant,
+    max_iters: usize,
+    observer: O,
+    history: Vec<R>,
+}
+
+impl<R: IterationRecord, O: FnMut(&R) -> Control> Recorder<R, O> {
+    /// Starts the clock; `max_iters` is the iteration limit the records are
+    /// tested against.
+    pub fn new(max_iters: usize, observer: O) -> Self {
+        Self {
+            start: Instant::now(),
+            max_iters,
+            observer,
+            history: Vec::new(),
+        }
+    }
+
+    /// Stores `record`, shows it to the observer and returns the termination
+    /// it triggers, or `None` to keep going. `converged` is the method's own
+    /// convergence test on this iterate.
+    pub fn record(&mut self, record: R, converged: bool) -> Option<Termination> {
+        let iteration = record.iteration();
+        let control = (self.observer)(&record);
+        self.history.push(record);
+        if control == Control::Stop {
+            Some(Termination::Cancelled)
+        } else if converged {
+            Some(Termination::Converged)
+        } else if iteration >= self.max_iters {
+            Some(Termination::MaxIterations)
+        } else {
+            None
+        }
+    }
+}
+
+impl<R, O> Recorder<R, O> {
+    /// Seconds since [`Recorder::new`] (for the record being built).
+    pub fn seconds(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    /// Stores a record without consulting the observer or the tests (a last
+    /// record that a method adds after it stopped for another reason).
+    pub fn push_silent(&mut self, record: R) {
+        self.history.push(record);
+    }
+
+    /// The records so far.
+    pub fn history(&self) -> &[R] {
+        &self.history
+    }
+
+    /// The last record, if any.
+    pub fn last(&self) -> Option<&R> {
+        self.history.last()
+    }
+
+    /// Wall time since the start.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// The history and the elapsed time, for the report.
+    pub fn finish(self) -> (Vec<R>, Duration) {
+        let elapsed = self.start.elapsed();
+        (self.history, elapsed)
+    }
+}
+
+/// `|f_prev − f| ≤ f_tol·max(1, |f_prev|)` with `f_tol > 0`: the relative
+/// change test of objective-based methods (`f_tol = 0` disables it).
+pub fn small_change(f_prev: f64, f: f64, f_tol: f64) -> bool {
+    f_tol > 0.0 && (f_prev - f).abs() <= f_tol * f_prev.abs().max(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Copy, Debug)]
+    struct R(usize);
+    impl IterationRecord for R {
+        fn iteration(&self) -> usize {
+            self.0
+        }
+        fn seconds(&self) -> f64 {
+            0.0
+        }
+    }
+
+    #[test]
+    fn tests_run_in_order_cancelled_converged_max_iterations() {
+        let mut rec = Recorder::new(2, |_: &R| Control::Continue);
+        assert_eq!(rec.record(R(0), false), None);
+        assert_eq!(rec.record(R(1), false), None);
+        assert_eq!(rec.record(R(2), false), Some(Termination::MaxIterations));
+        let mut rec = Recorder::new(2, |_: &R| Control::Continue);
+        assert_eq!(rec.record(R(2), true), Some(Termination::Converged));
+        let mut rec = Recorder::new(2, |_: &R| Control::Stop);
+        assert_eq!(rec.record(R(0), true), Some(Termination::Cancelled));
+        assert_eq!(rec.history().len(), 1);
+    }
+
+    #[test]
+    fn work_adds_field_by_field() {
+        let mut a = Work {
+            matvecs: 1,
+            trials: 2,
+            ..Work::default()
+        };
+        a.add(&Work {
+            matvecs: 3,
+            gradient_evals: 4,
+            ..Work::default()
+        });
+        assert_eq!((a.matvecs, a.gradient_evals, a.trials), (4, 4, 2));
+        assert_eq!(a.entries()[0], ("matvecs", 4));
+        assert!(small_change(1.0, 1.0 + 1e-12, 1e-10));
+        assert!(!small_change(1.0, 1.0, 0.0));
+    }
 }

@@ -5,7 +5,7 @@ use linalg_core::faer::matrix_free::IdentityPrecond;
 use linalg_core::faer::prelude::Solve;
 use linalg_core::faer::{Col, Mat, Side};
 use linalg_core::op::{DenseOp, FnOp, check_finite};
-use linalg_core::{Control, Definiteness, Error, Termination};
+use linalg_core::{Control, Definiteness, Error, ParamError, Termination};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -250,14 +250,14 @@ fn rejects_mismatched_sizes_and_bad_parameters() {
     ));
     assert!(matches!(
         Cg::new(CgParams::new().rtol(-1.0)),
-        Err(Error::InvalidParameter { name: "rtol", .. })
+        Err(Error::Param(ParamError { name: "rtol", .. }))
     ));
     assert!(matches!(
         Cg::new(CgParams::new().max_iters(0)),
-        Err(Error::InvalidParameter {
+        Err(Error::Param(ParamError {
             name: "max_iters",
             ..
-        })
+        }))
     ));
     // b = 0 gives x = 0 without iterating.
     let z = Col::<f64>::zeros(4);

@@ -17,7 +17,7 @@ mod argmin_lbfgs;
 use argmin_lbfgs::lbfgs;
 use linalg_core::faer::{Col, ColMut, ColRef, Side};
 use linalg_core::{Control, Objective};
-use optimizers::problems::{Curvature, Logistic, Softmax};
+use optimizers::Curvature;
 use optimizers::{
     AdamParams, GrnParams, HessianKind, Method, Regularisation, RunParams, grn, minimize,
 };
@@ -111,11 +111,11 @@ fn problem_group<O: Curvature>(
 
 fn regression(c: &mut Criterion) {
     let lam = 1e-3;
-    let logi = Logistic::from_dataset("breast_cancer", lam).expect("data");
+    let logi = datasets::objectives::logistic("breast_cancer", lam).expect("data");
     problem_group(c, "logistic_breast_cancer", &logi, lam, false);
-    let wine = Softmax::from_dataset("wine", lam).expect("data");
+    let wine = datasets::objectives::softmax("wine", lam).expect("data");
     problem_group(c, "softmax_wine", &wine, lam, false);
-    let digits = Softmax::from_dataset("digits", lam).expect("data");
+    let digits = datasets::objectives::softmax("digits", lam).expect("data");
     problem_group(c, "softmax_digits", &digits, lam, true);
 }
 

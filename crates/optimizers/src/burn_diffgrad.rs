@@ -53,26 +53,11 @@ impl DiffGradConfig {
 
     /// Checks the hyperparameters.
     pub fn validate(&self) -> crate::Result<()> {
-        for (name, b) in [("beta_1", self.beta_1), ("beta_2", self.beta_2)] {
-            if !(0.0..1.0).contains(&b) {
-                return Err(crate::Error::InvalidParameter {
-                    name,
-                    reason: format!("must be in [0, 1), got {b}"),
-                });
-            }
-        }
-        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
-            return Err(crate::Error::InvalidParameter {
-                name: "epsilon",
-                reason: format!("must be finite and > 0, got {}", self.epsilon),
-            });
-        }
-        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(crate::Error::InvalidParameter {
-                name: "weight_decay",
-                reason: format!("must be finite and ≥ 0, got {}", self.weight_decay),
-            });
-        }
+        use linalg_core::param::{in_unit_interval, nonnegative, positive};
+        in_unit_interval("beta_1", self.beta_1)?;
+        in_unit_interval("beta_2", self.beta_2)?;
+        positive("epsilon", self.epsilon)?;
+        nonnegative("weight_decay", self.weight_decay)?;
         Ok(())
     }
 

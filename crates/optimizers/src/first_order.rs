@@ -2,8 +2,9 @@
 //! gradient descent (fixed step or Armijo backtracking), Nesterov (convex and
 //! strongly convex), the triple momentum method, Adam, AMSGrad and diffGrad.
 
-use linalg_core::faer::{Col, ColRef};
-use linalg_core::{Control, Objective, Termination};
+use linalg_core::faer::{Col, ColRef, unzip, zip};
+use linalg_core::param::{finite, in_range, in_unit_interval, nonnegative, positive};
+use linalg_core::{Control, Objective, Termination, Work};
 
 use crate::{Error, OptRecord, OptReport, Recorder, Result, RunParams};
 
@@ -43,23 +44,36 @@ impl AdamParams {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Sets the learning rate.
+    pub fn with_lr(mut self, lr: f64) -> Self {
+        self.lr = lr;
+        self
+    }
+    /// Sets the moment decays `β1`, `β2`.
+    pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
+        self.beta1 = beta1;
+        self.beta2 = beta2;
+        self
+    }
+    /// Sets `ε`.
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+    /// Sets the coupled weight decay.
+    pub fn weight_decay(mut self, wd: f64) -> Self {
+        self.weight_decay = wd;
+        self
+    }
+
+    /// Rejects `lr`, `eps` not finite and positive, `β` outside `[0, 1)`,
+    /// negative weight decay.
+    pub fn validate(&self) -> Result<()> {
         positive("lr", self.lr)?;
         positive("eps", self.eps)?;
-        for (name, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
-            if !(0.0..1.0).contains(&b) {
-                return Err(Error::InvalidParameter {
-                    name,
-                    reason: format!("must be in [0, 1), got {b}"),
-                });
-            }
-        }
-        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(Error::InvalidParameter {
-                name: "weight_decay",
-                reason: format!("must be finite and ≥ 0, got {}", self.weight_decay),
-            });
-        }
+        in_unit_interval("beta1", self.beta1)?;
+        in_unit_interval("beta2", self.beta2)?;
+        nonnegative("weight_decay", self.weight_decay)?;
         Ok(())
     }
 }
@@ -119,44 +133,25 @@ impl Method {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Rejects non-positive step sizes and constants, `μ` outside `[0, L]`
+    /// (Nesterov) or `(0, L]` (triple momentum), and invalid Adam parameters.
+    pub fn validate(&self) -> Result<()> {
         match *self {
-            Self::Gd { lr } => positive("lr", lr),
-            Self::GdArmijo { lr0 } => positive("lr0", lr0),
+            Self::Gd { lr } => positive("lr", lr)?,
+            Self::GdArmijo { lr0 } => positive("lr0", lr0)?,
             Self::Nesterov { l, mu } => {
                 positive("l", l)?;
-                if !(mu.is_finite() && (0.0..=l).contains(&mu)) {
-                    return Err(Error::InvalidParameter {
-                        name: "mu",
-                        reason: format!("need 0 ≤ μ ≤ L, got μ = {mu}, L = {l}"),
-                    });
-                }
-                Ok(())
+                in_range("mu", mu, 0.0, l)?;
             }
             Self::Tmm { l, mu } => {
                 positive("l", l)?;
                 positive("mu", mu)?;
-                if mu > l {
-                    return Err(Error::InvalidParameter {
-                        name: "mu",
-                        reason: format!("need μ ≤ L, got μ = {mu}, L = {l}"),
-                    });
-                }
-                Ok(())
+                in_range("mu", mu, 0.0, l)?;
             }
-            Self::Adam(p) | Self::AmsGrad(p) | Self::DiffGrad(p) => p.validate(),
+            Self::Adam(p) | Self::AmsGrad(p) | Self::DiffGrad(p) => p.validate()?,
         }
+        Ok(())
     }
-}
-
-pub(crate) fn positive(name: &'static str, v: f64) -> Result<()> {
-    if !(v.is_finite() && v > 0.0) {
-        return Err(Error::InvalidParameter {
-            name,
-            reason: format!("must be finite and > 0, got {v}"),
-        });
-    }
-    Ok(())
 }
 
 /// Evaluates `f` and `∇f` at `x`, rejecting non-finite results with the iteration.
@@ -165,8 +160,15 @@ pub(crate) fn eval(
     x: ColRef<'_, f64>,
     g: &mut Col<f64>,
     iteration: usize,
+    work: &mut Work,
 ) -> Result<f64> {
+    work.gradient_evals += 1;
     let f = obj.gradient(x, g.as_mut());
+    check_eval(f, g, iteration)
+}
+
+/// The finiteness test of [`eval`] on an already computed `f`, `∇f`.
+pub(crate) fn check_eval(f: f64, g: &Col<f64>, iteration: usize) -> Result<f64> {
     if !f.is_finite() {
         return Err(Error::NonFinite {
             what: "objective value",
@@ -183,20 +185,70 @@ pub(crate) fn eval(
 }
 
 pub(crate) fn check_start(obj: &impl Objective, x0: ColRef<'_, f64>) -> Result<()> {
-    if x0.nrows() != obj.dim() {
-        return Err(Error::Core(linalg_core::Error::DimensionMismatch {
-            context: "starting point",
-            expected: obj.dim(),
-            found: x0.nrows(),
-        }));
-    }
-    if let Some(i) = x0.iter().position(|v| !v.is_finite()) {
-        return Err(Error::InvalidParameter {
-            name: "x0",
-            reason: format!("non-finite entry {} at index {i}", x0[i]),
-        });
-    }
+    linalg_core::op::check_dim("starting point", obj.dim(), x0.nrows())?;
+    finite("x0", x0)?;
     Ok(())
+}
+
+/// Per-method state, allocated once before the loop; every update below is
+/// in place (no vector is allocated per iteration).
+enum State {
+    Gd,
+    Armijo {
+        lr: f64,
+        xt: Col<f64>,
+        gt: Col<f64>,
+    },
+    /// Nesterov: the extrapolated point `y` and `∇f(y)`.
+    Nesterov {
+        y: Col<f64>,
+        gy: Col<f64>,
+    },
+    /// Triple momentum: `ξ_k`, `ξ_{k−1}`, `y_k` and `∇f(y_k)`.
+    Tmm {
+        xi: Col<f64>,
+        xi_prev: Col<f64>,
+        y: Col<f64>,
+        gy: Col<f64>,
+    },
+    /// Adam, AMSGrad, diffGrad: moments, the running maximum (AMSGrad) and
+    /// the previous gradient (diffGrad).
+    Adam {
+        m: Col<f64>,
+        v: Col<f64>,
+        vmax: Col<f64>,
+        prev_grad: Col<f64>,
+    },
+}
+
+impl State {
+    fn new(method: Method, x: &Col<f64>, g: &Col<f64>) -> Self {
+        let n = x.nrows();
+        match method {
+            Method::Gd { .. } => State::Gd,
+            Method::GdArmijo { lr0 } => State::Armijo {
+                lr: lr0,
+                xt: Col::zeros(n),
+                gt: Col::zeros(n),
+            },
+            Method::Nesterov { .. } => State::Nesterov {
+                y: x.clone(),
+                gy: g.clone(),
+            },
+            Method::Tmm { .. } => State::Tmm {
+                xi: x.clone(),
+                xi_prev: x.clone(),
+                y: x.clone(),
+                gy: g.clone(),
+            },
+            Method::Adam(_) | Method::AmsGrad(_) | Method::DiffGrad(_) => State::Adam {
+                m: Col::zeros(n),
+                v: Col::zeros(n),
+                vmax: Col::zeros(n),
+                prev_grad: Col::zeros(n),
+            },
+        }
+    }
 }
 
 /// Runs `method` from `x0`. The observer sees each record (iterate `k = 0` is
@@ -212,124 +264,169 @@ pub fn minimize(
     method.validate()?;
     check_start(obj, x0)?;
     let mut rec = Recorder::new(*params, observer);
+    let mut work = Work::default();
     let n = obj.dim();
     let mut x = x0.to_owned();
     let mut g = Col::<f64>::zeros(n);
-    let mut f = eval(obj, x.as_ref(), &mut g, 0)?;
-    let mut termination = rec.record(0, f, g.norm_l2(), None);
-    // Method state.
-    let mut x_prev = x.clone(); // Nesterov x_{k−1}; TMM ξ_{k−1}
-    let mut y = x.clone(); // Nesterov / TMM extrapolated point
-    let mut gy = g.clone();
-    let mut m1 = Col::<f64>::zeros(n);
-    let mut m2 = Col::<f64>::zeros(n);
-    let mut vmax = Col::<f64>::zeros(n);
-    let mut prev_grad = Col::<f64>::zeros(n);
-    let mut lr_armijo = match method {
-        Method::GdArmijo { lr0 } => lr0,
-        _ => 0.0,
-    };
+    let mut f = eval(obj, x.as_ref(), &mut g, 0, &mut work)?;
+    let mut termination = rec.record(0, f, g.norm_l2());
+    let mut state = State::new(method, &x, &g);
     let mut k = 0;
-    while termination == Termination::MaxIterations && k < params.max_iters {
+    while termination.is_none() {
         k += 1;
-        let f_old = f;
-        match method {
-            Method::Gd { lr } => {
-                x -= &g * lr;
-                f = eval(obj, x.as_ref(), &mut g, k)?;
-            }
-            Method::GdArmijo { .. } => {
-                let gg = g.squared_norm_l2();
-                let mut gt = Col::<f64>::zeros(n);
-                let mut accepted = false;
-                for _ in 0..60 {
-                    let xt = &x - &g * lr_armijo;
-                    let ft = obj.gradient(xt.as_ref(), gt.as_mut());
-                    if ft.is_finite() && ft <= f - 1e-4 * lr_armijo * gg {
-                        x = xt;
-                        accepted = true;
-                        break;
-                    }
-                    lr_armijo *= 0.5;
-                }
-                if !accepted {
-                    return Err(Error::LineSearch { iteration: k });
-                }
-                f = eval(obj, x.as_ref(), &mut g, k)?;
-                lr_armijo *= 2.0;
-            }
-            Method::Nesterov { l, mu } => {
-                // x_{k+1} = y_k − ∇f(y_k)/L;  y_{k+1} = x_{k+1} + β_k (x_{k+1} − x_k).
-                let xn = &y - &gy * (1.0 / l);
-                let beta = if mu > 0.0 {
-                    (l.sqrt() - mu.sqrt()) / (l.sqrt() + mu.sqrt())
-                } else {
-                    (k - 1) as f64 / (k + 2) as f64
-                };
-                y = &xn + (&xn - &x) * beta;
-                x_prev.copy_from(&x);
-                x = xn;
-                f = eval(obj, x.as_ref(), &mut g, k)?;
-                eval(obj, y.as_ref(), &mut gy, k)?;
-            }
-            Method::Tmm { l, mu } => {
-                // ξ_{k+1} = (1+β)ξ_k − βξ_{k−1} − α∇f(y_k); y = (1+γ)ξ − γξ_prev;
-                // reported iterate x = (1+δ)ξ − δξ_prev. Here `x_prev`/`y` hold ξ_{k−1}
-                // and y_k, and `m1` holds ξ_k.
-                let rho = 1.0 - (mu / l).sqrt();
-                let alpha = (1.0 + rho) / l;
-                let beta = rho * rho / (2.0 - rho);
-                let gamma = rho * rho / ((1.0 + rho) * (2.0 - rho));
-                let delta = rho * rho / (1.0 - rho * rho);
-                if k == 1 {
-                    m1.copy_from(&x);
-                    x_prev.copy_from(&x);
-                }
-                let xi_new = &m1 * (1.0 + beta) - &x_prev * beta - &gy * alpha;
-                x_prev.copy_from(&m1);
-                m1 = xi_new;
-                y = &m1 * (1.0 + gamma) - &x_prev * gamma;
-                x = &m1 * (1.0 + delta) - &x_prev * delta;
-                f = eval(obj, x.as_ref(), &mut g, k)?;
-                eval(obj, y.as_ref(), &mut gy, k)?;
-            }
-            Method::Adam(p) | Method::AmsGrad(p) | Method::DiffGrad(p) => {
-                let t = k as i32;
-                let (bc1, bc2) = (1.0 - p.beta1.powi(t), 1.0 - p.beta2.powi(t));
-                for i in 0..n {
-                    let gi = g[i] + p.weight_decay * x[i];
-                    m1[i] = p.beta1 * m1[i] + (1.0 - p.beta1) * gi;
-                    m2[i] = p.beta2 * m2[i] + (1.0 - p.beta2) * gi * gi;
-                    match method {
-                        Method::Adam(_) => {
-                            let denom = m2[i].sqrt() / bc2.sqrt() + p.eps;
-                            x[i] -= p.lr / bc1 * m1[i] / denom;
-                        }
-                        Method::AmsGrad(_) => {
-                            vmax[i] = vmax[i].max(m2[i]);
-                            let denom = vmax[i].sqrt() / bc2.sqrt() + p.eps;
-                            x[i] -= p.lr / bc1 * m1[i] / denom;
-                        }
-                        _ => {
-                            let xi = 1.0 / (1.0 + (-(prev_grad[i] - gi).abs()).exp());
-                            prev_grad[i] = gi;
-                            let denom = m2[i].sqrt() + p.eps;
-                            x[i] -= p.lr * bc2.sqrt() / bc1 * m1[i] * xi / denom;
-                        }
-                    }
-                }
-                f = eval(obj, x.as_ref(), &mut g, k)?;
-            }
-        }
-        termination = rec.record(k, f, g.norm_l2(), Some(f_old));
+        f = step(obj, method, &mut state, &mut x, &mut g, f, k, &mut work)?;
+        termination = rec.record(k, f, g.norm_l2());
     }
-    Ok(OptReport::new(method.name(), x, termination, rec))
+    let termination = termination.unwrap_or(Termination::MaxIterations);
+    Ok(OptReport::new(method.name(), x, termination, rec, work))
+}
+
+/// One iteration `k ≥ 1` of `method`: updates `x`, `g` and the state in
+/// place and returns `f(x_{k})`.
+#[allow(clippy::too_many_arguments)]
+fn step(
+    obj: &impl Objective,
+    method: Method,
+    state: &mut State,
+    x: &mut Col<f64>,
+    g: &mut Col<f64>,
+    f: f64,
+    k: usize,
+    work: &mut Work,
+) -> Result<f64> {
+    match (method, state) {
+        (Method::Gd { lr }, State::Gd) => {
+            zip!(x.as_mut(), g.as_ref()).for_each(|unzip!(x, g)| *x -= *g * lr);
+            eval(obj, x.as_ref(), g, k, work)
+        }
+        (Method::GdArmijo { .. }, State::Armijo { lr, xt, gt }) => {
+            let gg = g.squared_norm_l2();
+            for _ in 0..60 {
+                let t = *lr;
+                zip!(xt.as_mut(), x.as_ref(), g.as_ref())
+                    .for_each(|unzip!(xt, x, g)| *xt = *x - *g * t);
+                work.trials += 1;
+                work.gradient_evals += 1;
+                let ft = obj.gradient(xt.as_ref(), gt.as_mut());
+                if ft.is_finite() && ft <= f - 1e-4 * t * gg {
+                    // The trial's gradient is the new gradient: swap, not re-evaluate.
+                    std::mem::swap(x, xt);
+                    std::mem::swap(g, gt);
+                    *lr *= 2.0;
+                    return check_eval(ft, g, k);
+                }
+                *lr *= 0.5;
+            }
+            Err(Error::LineSearch { iteration: k })
+        }
+        (Method::Nesterov { l, mu }, State::Nesterov { y, gy }) => {
+            // x_{k+1} = y_k − ∇f(y_k)/L;  y_{k+1} = x_{k+1} + β_k (x_{k+1} − x_k).
+            let inv_l = 1.0 / l;
+            let beta = if mu > 0.0 {
+                (l.sqrt() - mu.sqrt()) / (l.sqrt() + mu.sqrt())
+            } else {
+                (k - 1) as f64 / (k + 2) as f64
+            };
+            zip!(x.as_mut(), y.as_mut(), gy.as_ref()).for_each(|unzip!(x, y, gy)| {
+                let xn = *y - *gy * inv_l;
+                *y = xn + (xn - *x) * beta;
+                *x = xn;
+            });
+            let f = eval(obj, x.as_ref(), g, k, work)?;
+            eval(obj, y.as_ref(), gy, k, work)?;
+            Ok(f)
+        }
+        (Method::Tmm { l, mu }, State::Tmm { xi, xi_prev, y, gy }) => {
+            // ξ_{k+1} = (1+β)ξ_k − βξ_{k−1} − α∇f(y_k); y = (1+γ)ξ − γξ_prev;
+            // reported iterate x = (1+δ)ξ − δξ_prev.
+            let rho = 1.0 - (mu / l).sqrt();
+            let alpha = (1.0 + rho) / l;
+            let beta = rho * rho / (2.0 - rho);
+            let gamma = rho * rho / ((1.0 + rho) * (2.0 - rho));
+            let delta = rho * rho / (1.0 - rho * rho);
+            zip!(
+                x.as_mut(),
+                xi.as_mut(),
+                xi_prev.as_mut(),
+                y.as_mut(),
+                gy.as_ref()
+            )
+            .for_each(|unzip!(x, xi, xp, y, gy)| {
+                let xi_new = *xi * (1.0 + beta) - *xp * beta - *gy * alpha;
+                *xp = *xi;
+                *xi = xi_new;
+                *y = *xi * (1.0 + gamma) - *xp * gamma;
+                *x = *xi * (1.0 + delta) - *xp * delta;
+            });
+            let f = eval(obj, x.as_ref(), g, k, work)?;
+            eval(obj, y.as_ref(), gy, k, work)?;
+            Ok(f)
+        }
+        (
+            Method::Adam(p) | Method::AmsGrad(p) | Method::DiffGrad(p),
+            State::Adam {
+                m,
+                v,
+                vmax,
+                prev_grad,
+            },
+        ) => {
+            let t = k as i32;
+            let (bc1, bc2) = (1.0 - p.beta1.powi(t), 1.0 - p.beta2.powi(t));
+            let (b1, b2, wd) = (p.beta1, p.beta2, p.weight_decay);
+            let moments = |gi: f64, m: &mut f64, v: &mut f64| {
+                *m = b1 * *m + (1.0 - b1) * gi;
+                *v = b2 * *v + (1.0 - b2) * gi * gi;
+            };
+            match method {
+                Method::Adam(_) => zip!(x.as_mut(), g.as_ref(), m.as_mut(), v.as_mut()).for_each(
+                    |unzip!(x, g, m, v)| {
+                        let gi = *g + wd * *x;
+                        moments(gi, m, v);
+                        let denom = v.sqrt() / bc2.sqrt() + p.eps;
+                        *x -= p.lr / bc1 * *m / denom;
+                    },
+                ),
+                Method::AmsGrad(_) => zip!(
+                    x.as_mut(),
+                    g.as_ref(),
+                    m.as_mut(),
+                    v.as_mut(),
+                    vmax.as_mut()
+                )
+                .for_each(|unzip!(x, g, m, v, vmax)| {
+                    let gi = *g + wd * *x;
+                    moments(gi, m, v);
+                    *vmax = vmax.max(*v);
+                    let denom = vmax.sqrt() / bc2.sqrt() + p.eps;
+                    *x -= p.lr / bc1 * *m / denom;
+                }),
+                _ => zip!(
+                    x.as_mut(),
+                    g.as_ref(),
+                    m.as_mut(),
+                    v.as_mut(),
+                    prev_grad.as_mut()
+                )
+                .for_each(|unzip!(x, g, m, v, pg)| {
+                    let gi = *g + wd * *x;
+                    moments(gi, m, v);
+                    let xi = 1.0 / (1.0 + (-(*pg - gi).abs()).exp());
+                    *pg = gi;
+                    let denom = v.sqrt() + p.eps;
+                    *x -= p.lr * bc2.sqrt() / bc1 * *m * xi / denom;
+                }),
+            }
+            eval(obj, x.as_ref(), g, k, work)
+        }
+        _ => unreachable!("the state is built from the method"),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::problems::PaperFunction;
+    use crate::objectives::PaperFunction;
 
     fn run_1d(f: PaperFunction, method: Method) -> f64 {
         let x0 = Col::from_fn(1, |_| -1.0);

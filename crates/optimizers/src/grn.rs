@@ -11,12 +11,14 @@
 
 use linalg_core::cg::{Cg, CgParams};
 use linalg_core::faer::linalg::solvers::Solve;
-use linalg_core::faer::{Col, ColMut, ColRef, Mat, Side};
-use linalg_core::op::FnOp;
-use linalg_core::{Control, Termination};
+use linalg_core::faer::matrix_free::IdentityPrecond;
+use linalg_core::faer::{Col, ColRef, Mat, Side};
+use linalg_core::op::ShiftedOp;
+use linalg_core::param::{ParamError, at_least, positive};
+use linalg_core::{Control, Termination, Work};
 
-use crate::first_order::{check_start, eval, positive};
-use crate::problems::Curvature;
+use crate::curvature::Curvature;
+use crate::first_order::{check_eval, check_start, eval};
 use crate::{Error, HessianKind, HessianModel, OptRecord, OptReport, Recorder, Result, RunParams};
 
 /// How `λ` is set from the gradient norm.
@@ -76,6 +78,54 @@ impl Default for GrnParams {
     }
 }
 
+impl GrnParams {
+    /// Sets the stopping rules.
+    pub fn run(mut self, run: RunParams) -> Self {
+        self.run = run;
+        self
+    }
+    /// Sets the Hessian model.
+    pub fn hessian(mut self, kind: HessianKind) -> Self {
+        self.hessian = kind;
+        self
+    }
+    /// Sets the `λ` rule.
+    pub fn regularisation(mut self, r: Regularisation) -> Self {
+        self.regularisation = r;
+        self
+    }
+    /// Sets the linear solver.
+    pub fn solver(mut self, s: LinearSolver) -> Self {
+        self.solver = s;
+        self
+    }
+    /// Sets the number of trials per iteration.
+    pub fn max_trials(mut self, k: usize) -> Self {
+        self.max_trials = k;
+        self
+    }
+
+    /// Rejects invalid stopping rules, non-positive `γ_min`, `γ_0`, `H_0`,
+    /// zero trials, and the matrix-free solver with an approximate Hessian.
+    pub fn validate(&self) -> Result<()> {
+        self.run.validate()?;
+        positive("gamma_min", self.gamma_min)?;
+        match self.regularisation {
+            Regularisation::GradNorm { gamma0 } => positive("gamma0", gamma0)?,
+            Regularisation::Mishchenko { h0 } => positive("h0", h0)?,
+        }
+        at_least("max_trials", self.max_trials, 1)?;
+        if self.solver == LinearSolver::MatrixFreeCg && self.hessian != HessianKind::Exact {
+            return Err(ParamError::new(
+                "solver",
+                "the matrix-free solve uses the exact Hessian operator",
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
 /// Solves `(model + λI) d = −g`, or `None` if the system is not positive definite.
 fn solve_model(model: &HessianModel, lambda: f64, g: ColRef<'_, f64>) -> Option<Col<f64>> {
     let n = g.nrows();
@@ -120,75 +170,73 @@ pub fn grn<O: Curvature>(
     params: &GrnParams,
     observer: impl FnMut(&OptRecord) -> Control,
 ) -> Result<OptReport> {
-    params.run.validate()?;
-    positive("gamma_min", params.gamma_min)?;
-    match params.regularisation {
-        Regularisation::GradNorm { gamma0 } => positive("gamma0", gamma0)?,
-        Regularisation::Mishchenko { h0 } => positive("h0", h0)?,
-    }
-    if params.max_trials == 0 {
-        return Err(Error::InvalidParameter {
-            name: "max_trials",
-            reason: "must be at least 1".into(),
-        });
-    }
-    if params.solver == LinearSolver::MatrixFreeCg && params.hessian != HessianKind::Exact {
-        return Err(Error::InvalidParameter {
-            name: "solver",
-            reason: "the matrix-free solve uses the exact Hessian-vector product".into(),
-        });
-    }
+    params.validate()?;
     check_start(obj, x0)?;
     let mut rec = Recorder::new(params.run, observer);
+    let mut work = Work::default();
     let n = obj.dim();
     let mut x = x0.to_owned();
     let mut g = Col::<f64>::zeros(n);
-    let mut f = eval(obj, x.as_ref(), &mut g, 0)?;
-    let mut termination = rec.record(0, f, g.norm_l2(), None);
+    let mut f = eval(obj, x.as_ref(), &mut g, 0, &mut work)?;
+    let mut termination = rec.record(0, f, g.norm_l2());
     // γ for GradNorm; H for Mishchenko.
     let mut scale = match params.regularisation {
         Regularisation::GradNorm { gamma0 } => gamma0,
         Regularisation::Mishchenko { h0 } => h0,
     };
+    // Trial point and gradient, reused by every trial.
+    let mut xt = Col::<f64>::zeros(n);
     let mut gt = Col::<f64>::zeros(n);
+    let mut neg_g = Col::<f64>::zeros(n);
+    let cg = Cg::new(CgParams::new().rtol(1e-10).max_iters(10 * n.max(1)))?;
     let mut k = 0;
-    while termination == Termination::MaxIterations && k < params.run.max_iters {
+    while termination.is_none() {
         k += 1;
         let gn = g.norm_l2();
+        // What depends on x only is formed once per iteration: the Hessian
+        // model (direct) or the Hessian operator (matrix-free).
         let model = match params.solver {
-            LinearSolver::Direct => Some(obj.curvature(params.hessian, x.as_ref()).ok_or(
-                Error::InvalidParameter {
-                    name: "hessian",
-                    reason: format!("this problem has no {:?} Hessian model", params.hessian),
-                },
-            )?),
+            LinearSolver::Direct => {
+                work.hessian_evals += 1;
+                Some(obj.curvature(params.hessian, x.as_ref()).ok_or_else(|| {
+                    ParamError::new(
+                        "hessian",
+                        format!("this problem has no {:?} Hessian model", params.hessian),
+                    )
+                })?)
+            }
             LinearSolver::MatrixFreeCg => None,
         };
+        let hop = match params.solver {
+            LinearSolver::MatrixFreeCg => Some(obj.hessian_op(x.as_ref())),
+            LinearSolver::Direct => None,
+        };
+        neg_g.copy_from(-&g);
         let mut accepted = false;
         for _ in 0..params.max_trials {
+            work.trials += 1;
             let lambda = match params.regularisation {
                 Regularisation::GradNorm { .. } => gn / scale,
                 Regularisation::Mishchenko { .. } => (scale * gn).sqrt(),
             };
-            let step = match &model {
-                Some(m) => solve_model(m, lambda, g.as_ref()),
-                None => {
-                    let xr = x.as_ref();
-                    let op = FnOp::new(n, |mut out: ColMut<'_, f64>, v: ColRef<'_, f64>| {
-                        obj.hessian_vec(xr, v, out.as_mut());
-                        out += v * lambda;
-                    });
-                    Cg::new(CgParams::new().rtol(1e-10).max_iters(10 * n))
-                        .and_then(|cg| cg.solve(&op, (-&g).as_ref(), None))
-                        .ok()
-                        .map(|r| r.x)
-                }
+            let step = match (&model, &hop) {
+                (Some(m), _) => solve_model(m, lambda, g.as_ref()),
+                (None, Some(h)) => ShiftedOp::new(h, 1.0, lambda).ok().and_then(|op| {
+                    let id = IdentityPrecond { dim: n };
+                    let r = cg
+                        .solve_with(&op, &id, neg_g.as_ref(), None, |_| Control::Continue)
+                        .ok()?;
+                    work.hessian_vec_evals += r.work.matvecs;
+                    Some(r.x)
+                }),
+                (None, None) => None,
             };
             let Some(d) = step.filter(|d| d.iter().all(|v| v.is_finite())) else {
                 grow_regularisation(&mut scale, params);
                 continue;
             };
-            let xt = &x + &d;
+            xt.copy_from(&x + &d);
+            work.gradient_evals += 1;
             let ft = obj.gradient(xt.as_ref(), gt.as_mut());
             let gtn2 = gt.squared_norm_l2();
             let required = gtn2 / (8.0 * lambda);
@@ -199,9 +247,9 @@ pub fn grn<O: Curvature>(
             let sufficient = f - ft >= required
                 || (required <= roundoff && f - ft >= -roundoff && gtn2 < gn * gn);
             if ft.is_finite() && gtn2.is_finite() && sufficient {
-                x = xt;
-                f = ft;
-                g.copy_from(&gt);
+                std::mem::swap(&mut x, &mut xt);
+                std::mem::swap(&mut g, &mut gt);
+                f = check_eval(ft, &g, k)?;
                 match params.regularisation {
                     Regularisation::GradNorm { .. } => scale = (2.0 * scale).max(params.gamma_min),
                     Regularisation::Mishchenko { .. } => scale *= 0.5,
@@ -214,9 +262,9 @@ pub fn grn<O: Curvature>(
         if !accepted {
             return Err(Error::LineSearch { iteration: k });
         }
-        let f_old = rec.history[rec.history.len() - 1].value;
-        termination = rec.record(k, f, g.norm_l2(), Some(f_old));
+        termination = rec.record(k, f, g.norm_l2());
     }
+    let termination = termination.unwrap_or(Termination::MaxIterations);
     let name = match (params.regularisation, params.hessian) {
         (Regularisation::Mishchenko { .. }, _) => "mishchenko",
         (_, HessianKind::Exact) => "grn",
@@ -224,7 +272,7 @@ pub fn grn<O: Curvature>(
         (_, HessianKind::Fisher) => "grn-fisher",
         (_, HessianKind::Diagonal) => "grn-diag",
     };
-    Ok(OptReport::new(name, x, termination, rec))
+    Ok(OptReport::new(name, x, termination, rec, work))
 }
 
 /// A rejected trial: more regularisation (`γ/2`, or `2H`).

@@ -25,17 +25,19 @@
 use std::time::Duration;
 
 use linalg_core::faer::{Col, Mat};
-pub use linalg_core::{Control, Termination};
+use linalg_core::param::nonnegative;
+pub use linalg_core::{Control, IterationRecord, ParamError, Termination, Work};
 
 #[cfg(feature = "burn")]
 pub mod burn_diffgrad;
+pub mod curvature;
 pub mod first_order;
 pub mod grn;
-pub mod problems;
+pub mod objectives;
 
+pub use curvature::Curvature;
 pub use first_order::{AdamParams, Method, minimize};
 pub use grn::{GrnParams, LinearSolver, Regularisation, grn};
-pub use problems::Curvature;
 
 /// Stopping rules shared by every method.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -59,64 +61,62 @@ impl Default for RunParams {
 }
 
 impl RunParams {
-    pub(crate) fn validate(&self) -> Result<()> {
-        for (name, v) in [("grad_tol", self.grad_tol), ("f_tol", self.f_tol)] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::InvalidParameter {
-                    name,
-                    reason: format!("must be finite and ≥ 0, got {v}"),
-                });
-            }
-        }
+    /// Sets the iteration limit.
+    pub fn max_iters(mut self, k: usize) -> Self {
+        self.max_iters = k;
+        self
+    }
+    /// Sets the gradient-norm tolerance.
+    pub fn grad_tol(mut self, tol: f64) -> Self {
+        self.grad_tol = tol;
+        self
+    }
+    /// Sets the relative objective-change tolerance (0 disables it).
+    pub fn f_tol(mut self, tol: f64) -> Self {
+        self.f_tol = tol;
+        self
+    }
+    /// Rejects negative or non-finite tolerances.
+    pub fn validate(&self) -> Result<()> {
+        nonnegative("grad_tol", self.grad_tol)?;
+        nonnegative("f_tol", self.f_tol)?;
         Ok(())
     }
 }
 
-/// The history, the observer and the stopping tests shared by every method.
+/// The recorder of both drivers: the shared history/observer/stopping logic
+/// of `linalg_core` with this crate's record and its convergence test.
 pub(crate) struct Recorder<O> {
-    start: std::time::Instant,
+    inner: linalg_core::Recorder<OptRecord, O>,
     run: RunParams,
-    observer: O,
-    pub(crate) history: Vec<OptRecord>,
 }
 
 impl<O: FnMut(&OptRecord) -> Control> Recorder<O> {
     pub(crate) fn new(run: RunParams, observer: O) -> Self {
         Self {
-            start: std::time::Instant::now(),
+            inner: linalg_core::Recorder::new(run.max_iters, observer),
             run,
-            observer,
-            history: Vec::new(),
         }
     }
 
-    /// Records iterate `iteration` (`previous` is the value before the step,
-    /// `None` at the start) and returns the termination it triggers
-    /// (`MaxIterations` means: go on).
+    /// Records iterate `iteration`; `None` means: go on.
     pub(crate) fn record(
         &mut self,
         iteration: usize,
         value: f64,
         grad_norm: f64,
-        previous: Option<f64>,
-    ) -> Termination {
+    ) -> Option<Termination> {
+        let previous = self.inner.last().map(|r| r.value);
         let rec = OptRecord {
             iteration,
             value,
             grad_norm,
-            seconds: self.start.elapsed().as_secs_f64(),
+            seconds: self.inner.seconds(),
         };
-        self.history.push(rec);
-        let f_change = previous.is_some_and(|p| {
-            self.run.f_tol > 0.0 && (p - value).abs() <= self.run.f_tol * p.abs().max(1.0)
-        });
-        if (self.observer)(&rec) == Control::Stop {
-            Termination::Cancelled
-        } else if grad_norm <= self.run.grad_tol || f_change {
-            Termination::Converged
-        } else {
-            Termination::MaxIterations
-        }
+        let converged = grad_norm <= self.run.grad_tol
+            || previous
+                .is_some_and(|p| linalg_core::solver::small_change(p, value, self.run.f_tol));
+        self.inner.record(rec, converged)
     }
 }
 
@@ -131,6 +131,15 @@ pub struct OptRecord {
     pub grad_norm: f64,
     /// Seconds since the start.
     pub seconds: f64,
+}
+
+impl IterationRecord for OptRecord {
+    fn iteration(&self) -> usize {
+        self.iteration
+    }
+    fn seconds(&self) -> f64 {
+        self.seconds
+    }
 }
 
 /// The outcome of a run.
@@ -154,6 +163,9 @@ pub struct OptReport {
     pub history: Vec<OptRecord>,
     /// Wall time.
     pub elapsed: Duration,
+    /// Gradient evaluations, Hessian models and Hessian-vector products,
+    /// step trials (rejected ones included).
+    pub work: Work,
 }
 
 impl OptReport {
@@ -162,9 +174,9 @@ impl OptReport {
         x: Col<f64>,
         termination: Termination,
         rec: Recorder<O>,
+        work: Work,
     ) -> Self {
-        let elapsed = rec.start.elapsed();
-        let history = rec.history;
+        let (history, elapsed) = rec.inner.finish();
         let last = history[history.len() - 1];
         Self {
             method,
@@ -176,6 +188,7 @@ impl OptReport {
             termination,
             history,
             elapsed,
+            work,
         }
     }
 }
@@ -217,13 +230,8 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] linalg_core::Error),
     /// A hyperparameter outside its valid range.
-    #[error("invalid parameter `{name}`: {reason}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// Why it was rejected.
-        reason: String,
-    },
+    #[error(transparent)]
+    Param(#[from] ParamError),
     /// A NaN or infinity in the objective or gradient.
     #[error("non-finite {what} at iteration {iteration}")]
     NonFinite {
@@ -240,6 +248,28 @@ pub enum Error {
         /// The iteration.
         iteration: usize,
     },
+}
+
+impl Error {
+    /// Whether the caller is at fault (bad parameters, sizes, start point)
+    /// rather than the method (non-finite values met while iterating, a
+    /// failed step search): exit code 2 against 1 on the command line.
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            Error::Core(e) => e.is_input_error(),
+            Error::Param(_) => true,
+            Error::NonFinite { .. } | Error::LineSearch { .. } => false,
+        }
+    }
+
+    /// The name of the rejected parameter, if this is a parameter error
+    /// (also through the core's errors).
+    pub fn param_name(&self) -> Option<&'static str> {
+        match self {
+            Error::Param(p) | Error::Core(linalg_core::Error::Param(p)) => Some(p.name),
+            _ => None,
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`].

@@ -9,7 +9,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use linalg_core::Control;
 use linalg_core::faer::Col;
 use optimizers::burn_diffgrad::DiffGradConfig;
-use optimizers::problems::PaperFunction;
+use optimizers::objectives::PaperFunction;
 use optimizers::{AdamParams, Method, RunParams, minimize};
 
 #[test]

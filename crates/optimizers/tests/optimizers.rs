@@ -8,7 +8,7 @@ use linalg_core::faer::{Col, Mat};
 use linalg_core::io::read_npy_mat;
 use linalg_core::objective::{Quadratic, Rosenbrock};
 use linalg_core::{Control, Objective, check_gradient, check_hessian_vec};
-use optimizers::problems::*;
+use optimizers::objectives::*;
 use optimizers::*;
 
 #[path = "../benches/argmin_lbfgs.rs"]
@@ -144,8 +144,8 @@ fn every_problem_has_correct_derivatives() {
     let lse = LogSumExp::random(40, 10, 0.5, 1).unwrap();
     let np4 = NormPow4::random(8, 12, 2).unwrap();
     let cheb = ChebyshevRosenbrock::new(6, 4.0).unwrap();
-    let logi = Logistic::from_dataset("breast_cancer", 1e-3).unwrap();
-    let soft = Softmax::from_dataset("iris", 1e-3).unwrap();
+    let logi = datasets::objectives::logistic("breast_cancer", 1e-3).unwrap();
+    let soft = datasets::objectives::softmax("iris", 1e-3).unwrap();
     let objs: Vec<(&str, StartFn, &dyn ObjectiveDyn)> = vec![
         (
             "logsumexp",
@@ -242,7 +242,7 @@ fn grn_solves_rosenbrock_from_both_classic_starts() {
 
 #[test]
 fn grn_on_logistic_regression_is_linear_and_beats_nesterov() {
-    let f = Logistic::from_dataset("breast_cancer", 1e-3).unwrap();
+    let f = datasets::objectives::logistic("breast_cancer", 1e-3).unwrap();
     let x0 = Col::zeros(f.dim());
     let run = RunParams {
         max_iters: 10_000,
@@ -414,16 +414,16 @@ fn bad_input_gives_clear_errors() {
     ] {
         assert!(matches!(
             go(Method::DiffGrad(bad), &x0),
-            Err(Error::InvalidParameter { .. })
+            Err(Error::Param(_))
         ));
     }
     assert!(matches!(
         go(Method::Gd { lr: f64::NAN }, &x0),
-        Err(Error::InvalidParameter { .. })
+        Err(Error::Param(_))
     ));
     assert!(matches!(
         go(Method::Tmm { l: 1.0, mu: 2.0 }, &x0),
-        Err(Error::InvalidParameter { .. })
+        Err(Error::Param(_))
     ));
     let short = Col::zeros(3);
     assert!(matches!(
@@ -456,14 +456,14 @@ fn bad_input_gives_clear_errors() {
             },
             |_| Control::Continue
         ),
-        Err(Error::InvalidParameter { .. })
+        Err(Error::Param(_))
     ));
 }
 
 #[test]
 fn direct_diagonal_models_equal_the_dense_hessian_diagonal() {
-    let logi = Logistic::from_dataset("wine", 1e-2).unwrap();
-    let soft = Softmax::from_dataset("iris", 1e-2).unwrap();
+    let logi = datasets::objectives::logistic("wine", 1e-2).unwrap();
+    let soft = datasets::objectives::softmax("iris", 1e-2).unwrap();
     let check = |name: &str, obj: &dyn Fn(HessianKind) -> Option<HessianModel>, h: Mat<f64>| {
         let Some(HessianModel::Diagonal(d)) = obj(HessianKind::Diagonal) else {
             panic!("{name}: no diagonal model")

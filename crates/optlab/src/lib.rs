@@ -73,7 +73,7 @@ pub fn crates() -> Vec<CrateInfo> {
         (
             "deep-cg",
             cfg!(feature = "deep-cg"),
-            "fluid Poisson scenes; CG, Jacobi/IC(0)/multigrid PCG; DCDM (Kaneda et al., ICML 2023) to come",
+            "fluid Poisson scenes; CG, Jacobi/IC(0)/multigrid PCG; DCDM (Kaneda et al., ICML 2023; network and training with feature `burn`)",
         ),
         (
             "sinkhorn-newton",

@@ -12,24 +12,26 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sinkhorn_newton::{SinkhornMethod, SinkhornParams, SnsParams, problems, sinkhorn, sns};
+use sinkhorn_newton::{
+    Control, SinkhornMethod, SinkhornParams, SnsParams, instances, sinkhorn, sns,
+};
 
 fn sweeps(c: &mut Criterion) {
-    let p = problems::point_clouds(2000, 2000, 2, 0)
+    let p = instances::point_clouds(2000, 2000, 2, 0)
         .and_then(|i| i.problem(0.01))
         .expect("problem");
     let mut group = c.benchmark_group("sweeps_2000");
     group.sample_size(10);
     for (name, method) in [("auto", SinkhornMethod::Auto), ("log", SinkhornMethod::Log)] {
         let params = SinkhornParams {
-            tol: 1e-300,
+            marginal_tol: 1e-300,
             max_iters: 20,
             check_every: 20,
             method,
             ..Default::default()
         };
         group.bench_function(name, |b| {
-            b.iter(|| sinkhorn(black_box(&p), &params, None).expect("solve"))
+            b.iter(|| sinkhorn(black_box(&p), &params, None, |_| Control::Continue).expect("solve"))
         });
     }
     group.finish();
@@ -39,19 +41,25 @@ fn solves(c: &mut Criterion) {
     let cases = [
         (
             "random_assignment_eta1200",
-            problems::random_assignment(500, 0),
+            instances::random_assignment(500, 0),
             1.0 / 1200.0,
             false,
         ),
         (
             "random_assignment_eta100",
-            problems::random_assignment(500, 0),
+            instances::random_assignment(500, 0),
             0.01,
             true,
         ),
         (
             "digits_w2_eta1200",
-            problems::digit_pair(0, 1, 2),
+            instances::image_pair(
+                &datasets::digit_image(0).unwrap(),
+                &datasets::digit_image(1).unwrap(),
+                8,
+                8,
+                2,
+            ),
             1.0 / 1200.0,
             true,
         ),
@@ -60,13 +68,15 @@ fn solves(c: &mut Criterion) {
     group.sample_size(10);
     for (name, inst, reg, with_sinkhorn) in cases {
         let p = inst.and_then(|i| i.problem(reg)).expect("problem");
-        let rep = sns(&p, &SnsParams::default()).expect("sns");
+        let rep = sns(&p, &SnsParams::default(), |_| Control::Continue).expect("sns");
         println!(
             "{name}: SNS {} + {} iterations, marginal error {:.1e}",
             rep.sinkhorn_iterations, rep.newton_iterations, rep.marginal_error
         );
         group.bench_function(format!("{name}/sns"), |b| {
-            b.iter(|| sns(black_box(&p), &SnsParams::default()).expect("sns"))
+            b.iter(|| {
+                sns(black_box(&p), &SnsParams::default(), |_| Control::Continue).expect("sns")
+            })
         });
         // Sinkhorn needs ~17 000 sweeps at η = 1200 on the random assignment
         // (seconds per solve): measured by benches/ot_peers.py instead.
@@ -76,7 +86,9 @@ fn solves(c: &mut Criterion) {
                 ..Default::default()
             };
             group.bench_function(format!("{name}/sinkhorn"), |b| {
-                b.iter(|| sinkhorn(black_box(&p), &params, None).expect("sinkhorn"))
+                b.iter(|| {
+                    sinkhorn(black_box(&p), &params, None, |_| Control::Continue).expect("sinkhorn")
+                })
             });
         }
     }

@@ -2,6 +2,8 @@
 
 use linalg_core::faer::{Mat, MatRef};
 
+use linalg_core::ParamError;
+
 use crate::{Error, Result};
 
 fn check_points(name: &'static str, p: MatRef<'_, f64>) -> Result<()> {
@@ -10,10 +12,10 @@ fn check_points(name: &'static str, p: MatRef<'_, f64>) -> Result<()> {
     }
     for j in 0..p.ncols() {
         if let Some(i) = p.col(j).iter().position(|v| !v.is_finite()) {
-            return Err(Error::InvalidParameter {
+            return Err(Error::Param(ParamError::new(
                 name,
-                reason: format!("non-finite coordinate at point {i}, dimension {j}"),
-            });
+                format!("non-finite coordinate at point {i}, dimension {j}"),
+            )));
         }
     }
     Ok(())
@@ -55,10 +57,10 @@ pub fn grid(h: usize, w: usize, q: u32) -> Result<Mat<f64>> {
         return Err(Error::Empty("grid"));
     }
     if q != 1 && q != 2 {
-        return Err(Error::InvalidParameter {
-            name: "q",
-            reason: format!("grid costs are ℓ1 (q = 1) or squared ℓ2 (q = 2), got {q}"),
-        });
+        return Err(Error::Param(ParamError::new(
+            "q",
+            format!("grid costs are ℓ1 (q = 1) or squared ℓ2 (q = 2), got {q}"),
+        )));
     }
     let s = (h.max(w) - 1).max(1) as f64;
     let n = h * w;
@@ -90,7 +92,7 @@ mod tests {
         // Pixel 0 = (0, 0), pixel 5 = (1, 2): ℓ1 distance 3, scaled by 2.
         assert_eq!(g[(0, 5)], 1.5);
         assert_eq!(grid(2, 3, 2).unwrap()[(0, 5)], 1.25);
-        assert!(matches!(grid(2, 2, 3), Err(Error::InvalidParameter { .. })));
+        assert!(matches!(grid(2, 2, 3), Err(Error::Param(_))));
         let z = Mat::<f64>::zeros(1, 3);
         assert!(matches!(
             sqeuclidean(x.as_ref(), z.as_ref()),

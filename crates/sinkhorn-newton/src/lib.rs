@@ -20,23 +20,30 @@
 //! let cost = Mat::from_fn(n, n, |i, j| ((i as f64 - j as f64) / n as f64).powi(2));
 //! let r = OtProblem::uniform(n);
 //! let p = OtProblem::new(r.as_ref(), r.as_ref(), cost.as_ref(), 0.01).unwrap();
-//! let rep = sns(&p, &SnsParams::default()).unwrap();
+//! let rep = sns(&p, &SnsParams::default(), |_| sinkhorn_newton::Control::Continue).unwrap();
 //! assert!(rep.converged && rep.marginal_error < 1e-9);
 //! ```
 
 #![warn(missing_docs)]
 
 pub mod cost;
+mod dual;
+pub mod instances;
+mod kernels;
+mod params;
 pub mod problem;
-pub mod problems;
-pub mod solver;
+mod report;
+mod sinkhorn;
+mod sns;
+mod state;
 
-pub use linalg_core::{Control, Termination};
+pub use dual::NegDual;
+pub use linalg_core::{Control, ParamError, Termination, Work};
+pub use params::{EpsScaling, SinkhornMethod, SinkhornParams, SnsParams};
 pub use problem::OtProblem;
-pub use solver::{
-    EpsScaling, NegDual, OtRecord, OtReport, SinkhornMethod, SinkhornParams, SnsParams, Stage,
-    newton_dense, sinkhorn, sns,
-};
+pub use report::{OtRecord, OtReport, Stage};
+pub use sinkhorn::sinkhorn;
+pub use sns::{newton_dense, sns};
 
 /// Errors of `sinkhorn-newton`.
 #[derive(Debug, thiserror::Error)]
@@ -46,13 +53,8 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] linalg_core::Error),
     /// A hyperparameter outside its valid range.
-    #[error("invalid parameter `{name}`: {reason}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// Why it was rejected.
-        reason: String,
-    },
+    #[error(transparent)]
+    Param(#[from] ParamError),
     /// An empty marginal (no bins, or zero total mass).
     #[error("marginal `{0}` is empty (no bins or zero total mass)")]
     Empty(&'static str),
@@ -95,6 +97,27 @@ pub enum Error {
     /// A NaN or infinity appeared during the solve.
     #[error("non-finite values in the {0}")]
     NonFinite(&'static str),
+}
+
+impl Error {
+    /// Whether the caller is at fault (bad marginals, costs, shapes,
+    /// parameters) rather than the solver (non-finite values met while
+    /// iterating): exit code 2 against 1 on the command line.
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            Error::Core(e) => e.is_input_error(),
+            Error::NonFinite(_) => false,
+            _ => true,
+        }
+    }
+
+    /// The name of the rejected parameter, if this is a parameter error.
+    pub fn param_name(&self) -> Option<&'static str> {
+        match self {
+            Error::Param(p) | Error::Core(linalg_core::Error::Param(p)) => Some(p.name),
+            _ => None,
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`].

@@ -78,12 +78,7 @@ impl OtProblem {
         if (tr - tc).abs() > MASS_TOLERANCE * tr.max(tc) {
             return Err(Error::MassMismatch { r: tr, c: tc });
         }
-        if !(reg.is_finite() && reg > 0.0) {
-            return Err(Error::InvalidParameter {
-                name: "reg",
-                reason: format!("the regularisation ε must be finite and > 0, got {reg}"),
-            });
-        }
+        linalg_core::param::positive("reg", reg)?;
         for j in 0..m {
             if let Some(i) = cost.col(j).iter().position(|v| !v.is_finite()) {
                 return Err(Error::NonFiniteCost { row: i, col: j });

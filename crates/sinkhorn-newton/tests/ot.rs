@@ -53,18 +53,19 @@ fn matches_pot_sinkhorn_log_on_seeded_problems() {
         let f = load(name);
         let p = OtProblem::new(f.a.as_ref(), f.b.as_ref(), f.m.as_ref(), reg).unwrap();
         let tight = SinkhornParams {
-            tol: 1e-14,
+            marginal_tol: 1e-14,
             ..Default::default()
         };
-        let rep = sinkhorn(&p, &tight, None).unwrap();
+        let rep = sinkhorn(&p, &tight, None, |_| Control::Continue).unwrap();
         assert!(rep.converged, "{name}: {}", rep.marginal_error);
         check_against_pot(&rep, &f, &format!("{name} sinkhorn"));
         let rep = sns(
             &p,
             &SnsParams {
-                tol: 1e-14,
+                marginal_tol: 1e-14,
                 ..Default::default()
             },
+            |_| Control::Continue,
         )
         .unwrap();
         assert!(rep.converged, "{name} sns: {}", rep.marginal_error);
@@ -72,9 +73,10 @@ fn matches_pot_sinkhorn_log_on_seeded_problems() {
         let rep = newton_dense(
             &p,
             &SnsParams {
-                tol: 1e-14,
+                marginal_tol: 1e-14,
                 ..Default::default()
             },
+            |_| Control::Continue,
         )
         .unwrap();
         check_against_pot(&rep, &f, &format!("{name} newton-dense"));
@@ -101,9 +103,10 @@ fn cost_approaches_the_exact_ot_cost_monotonically_as_eps_shrinks() {
         let rep = sns(
             &p,
             &SnsParams {
-                tol: 1e-12,
+                marginal_tol: 1e-12,
                 ..Default::default()
             },
+            |_| Control::Continue,
         )
         .unwrap();
         assert!(rep.converged, "reg {reg}: {}", rep.marginal_error);
@@ -133,10 +136,11 @@ fn hessian_vector_product_matches_finite_differences_and_kills_the_gauge() {
         &SinkhornParams {
             max_iters: 5,
             check_every: 5,
-            tol: 1e-30,
+            marginal_tol: 1e-30,
             ..Default::default()
         },
         None,
+        |_| Control::Continue,
     )
     .unwrap();
     let z = Col::from_fn(60, |k| if k < 30 { rep.x[k] } else { rep.y[k - 30] });
@@ -164,7 +168,7 @@ fn sns_on_the_paper_random_assignment() {
     // n = 500, uniform marginals, C ~ U[0, 1], η = 1200 (the paper's setting).
     let (r, c) = random_assignment(500, 0);
     let p = OtProblem::new(r.as_ref(), r.as_ref(), c.as_ref(), 1.0 / 1200.0).unwrap();
-    let rep = sns(&p, &SnsParams::default()).unwrap();
+    let rep = sns(&p, &SnsParams::default(), |_| Control::Continue).unwrap();
     assert!(rep.converged, "marginal error {}", rep.marginal_error);
     assert!(
         rep.iterations <= 100,
@@ -186,6 +190,7 @@ fn tiny_eps_stays_finite() {
             ..Default::default()
         },
         None,
+        |_| Control::Continue,
     )
     .unwrap();
     assert!(rep.x.iter().chain(rep.y.iter()).all(|v| v.is_finite()));
@@ -201,6 +206,7 @@ fn tiny_eps_stays_finite() {
             max_newton_iters: 20,
             ..Default::default()
         },
+        |_| Control::Continue,
     )
     .unwrap();
     assert!(rep.x.iter().chain(rep.y.iter()).all(|v| v.is_finite()) && rep.cost.is_finite());
@@ -218,10 +224,11 @@ fn zero_mass_bins_are_dropped_and_restored() {
     let rep = sinkhorn(
         &p,
         &SinkhornParams {
-            tol: 1e-12,
+            marginal_tol: 1e-12,
             ..Default::default()
         },
         None,
+        |_| Control::Continue,
     )
     .unwrap();
     assert_eq!((rep.plan.nrows(), rep.plan.ncols()), (40, 30));
@@ -273,7 +280,7 @@ fn bad_input_is_rejected() {
     for reg in [0.0, -1.0, f64::NAN] {
         assert!(matches!(
             OtProblem::new(r.as_ref(), r.as_ref(), c.as_ref(), reg),
-            Err(Error::InvalidParameter { name: "reg", .. })
+            Err(Error::Param(ParamError { name: "reg", .. }))
         ));
     }
     let empty = Col::<f64>::zeros(0);
@@ -291,19 +298,24 @@ fn bad_input_is_rejected() {
         sinkhorn(
             &p,
             &SinkhornParams {
-                tol: 0.0,
+                marginal_tol: 0.0,
                 ..Default::default()
             },
-            None
+            None,
+            |_| Control::Continue
         ),
-        Err(Error::InvalidParameter { name: "tol", .. })
+        Err(Error::Param(ParamError {
+            name: "marginal_tol",
+            ..
+        }))
     ));
     let short = Col::<f64>::zeros(2);
     assert!(matches!(
         sinkhorn(
             &p,
             &SinkhornParams::default(),
-            Some((short.as_ref(), r.as_ref()))
+            Some((short.as_ref(), r.as_ref())),
+            |_| Control::Continue
         ),
         Err(Error::Shape { .. })
     ));
@@ -326,6 +338,7 @@ fn adaptive_keep_rescues_sns_where_fixed_sparsity_stalls() {
             max_newton_iters: 60,
             ..Default::default()
         },
+        |_| Control::Continue,
     )
     .unwrap();
     assert!(
@@ -334,26 +347,32 @@ fn adaptive_keep_rescues_sns_where_fixed_sparsity_stalls() {
         fixed.marginal_error
     );
     let tight = SnsParams {
-        tol: 1e-12,
+        marginal_tol: 1e-12,
         ..Default::default()
     };
-    let adaptive = sns(&p, &tight).unwrap();
+    let adaptive = sns(&p, &tight, |_| Control::Continue).unwrap();
     assert!(adaptive.converged, "{:e}", adaptive.marginal_error);
     assert!(adaptive.newton_iterations <= 30);
     // Sinkhorn is hopeless here (marginal error 4e-6 after 100 000 sweeps);
     // the reference is Newton with the dense Hessian.
-    let dense = newton_dense(&p, &tight).unwrap();
+    let dense = newton_dense(&p, &tight, |_| Control::Continue).unwrap();
     assert!(dense.converged);
     assert!((adaptive.cost - dense.cost).abs() < 1e-8 * dense.cost);
 }
 
 #[test]
 fn eps_scaling_reaches_the_same_plan_in_fewer_sweeps_on_w1_digits() {
-    let p = problems::digit_pair(0, 1, 1)
-        .unwrap()
-        .problem(1.0 / 1200.0)
-        .unwrap();
-    let plain = sinkhorn(&p, &SinkhornParams::default(), None).unwrap();
+    let p = instances::image_pair(
+        &datasets::digit_image(0).unwrap(),
+        &datasets::digit_image(1).unwrap(),
+        8,
+        8,
+        1,
+    )
+    .unwrap()
+    .problem(1.0 / 1200.0)
+    .unwrap();
+    let plain = sinkhorn(&p, &SinkhornParams::default(), None, |_| Control::Continue).unwrap();
     let scaled = sinkhorn(
         &p,
         &SinkhornParams {
@@ -361,6 +380,7 @@ fn eps_scaling_reaches_the_same_plan_in_fewer_sweeps_on_w1_digits() {
             ..Default::default()
         },
         None,
+        |_| Control::Continue,
     )
     .unwrap();
     assert!(plain.converged && scaled.converged);
@@ -379,20 +399,27 @@ fn eps_scaling_reaches_the_same_plan_in_fewer_sweeps_on_w1_digits() {
                 ..Default::default()
             },
             None,
+            |_| Control::Continue,
         );
-        assert!(matches!(r, Err(Error::InvalidParameter { .. })));
+        assert!(matches!(r, Err(Error::Param(_))));
     }
 }
 
 #[test]
 fn sns_on_digit_images_w2_and_w1() {
     // W2: the paper's recipe (N1 = 20) works as is.
-    let w2 = problems::digit_pair(0, 1, 2)
-        .unwrap()
-        .problem(1.0 / 1200.0)
-        .unwrap();
-    let rep = sns(&w2, &SnsParams::default()).unwrap();
-    let dense = newton_dense(&w2, &SnsParams::default()).unwrap();
+    let w2 = instances::image_pair(
+        &datasets::digit_image(0).unwrap(),
+        &datasets::digit_image(1).unwrap(),
+        8,
+        8,
+        2,
+    )
+    .unwrap()
+    .problem(1.0 / 1200.0)
+    .unwrap();
+    let rep = sns(&w2, &SnsParams::default(), |_| Control::Continue).unwrap();
+    let dense = newton_dense(&w2, &SnsParams::default(), |_| Control::Continue).unwrap();
     assert!(rep.converged && dense.converged);
     assert!((rep.cost - dense.cost).abs() < 1e-8 * dense.cost);
     // Zero-mass pixels were dropped and come back as zero rows.
@@ -401,19 +428,26 @@ fn sns_on_digit_images_w2_and_w1() {
         .unwrap();
     assert!(rep.plan.row(blank).iter().all(|v| *v == 0.0));
     // W1 (non-unique LP solution): needs the shift μ‖g‖ (SSNS-style).
-    let w1 = problems::digit_pair(0, 1, 1)
-        .unwrap()
-        .problem(1.0 / 1200.0)
-        .unwrap();
+    let w1 = instances::image_pair(
+        &datasets::digit_image(0).unwrap(),
+        &datasets::digit_image(1).unwrap(),
+        8,
+        8,
+        1,
+    )
+    .unwrap()
+    .problem(1.0 / 1200.0)
+    .unwrap();
     let rep = sns(
         &w1,
         &SnsParams {
             shift_mu: 1.0,
             ..Default::default()
         },
+        |_| Control::Continue,
     )
     .unwrap();
-    let plain = sinkhorn(&w1, &SinkhornParams::default(), None).unwrap();
+    let plain = sinkhorn(&w1, &SinkhornParams::default(), None, |_| Control::Continue).unwrap();
     assert!(rep.converged && rep.newton_iterations < 100);
     assert!((rep.cost - plain.cost).abs() < 1e-8 * plain.cost);
 }
@@ -426,7 +460,7 @@ fn automatic_switch_stays_with_sinkhorn_while_it_contracts() {
         sinkhorn_iters: 3,
         ..Default::default()
     };
-    let fixed = sns(&p, &base).unwrap();
+    let fixed = sns(&p, &base, |_| Control::Continue).unwrap();
     assert!(fixed.newton_iterations > 0);
     let auto = sns(
         &p,
@@ -434,6 +468,7 @@ fn automatic_switch_stays_with_sinkhorn_while_it_contracts() {
             switch_ratio: Some(0.9),
             ..base
         },
+        |_| Control::Continue,
     )
     .unwrap();
     assert!(auto.converged);
@@ -447,14 +482,15 @@ fn automatic_switch_stays_with_sinkhorn_while_it_contracts() {
             switch_ratio: Some(1.5),
             ..base
         },
+        |_| Control::Continue,
     );
-    assert!(matches!(bad, Err(Error::InvalidParameter { .. })));
+    assert!(matches!(bad, Err(Error::Param(_))));
 }
 
 #[test]
 fn sparse_plan_keeps_exactly_the_entries_above_the_threshold() {
     let p = hash_problem(40);
-    let rep = sns(&p, &SnsParams::default()).unwrap();
+    let rep = sns(&p, &SnsParams::default(), |_| Control::Continue).unwrap();
     let t = 1e-6;
     let sp = rep.sparse_plan(t).unwrap();
     let dense_count = (0..40)

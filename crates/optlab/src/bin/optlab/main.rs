@@ -58,16 +58,75 @@ struct Pending {
 /// How a subcommand failed, and so the exit code.
 #[derive(Debug)]
 pub enum Failure {
-    /// Bad input (exit code 2): one line naming the file and the problem.
+    /// Bad input (exit code 2): one line naming the file or flag and the problem.
     BadInput(String),
-    /// The solver ran but failed (exit code 1); the report was already printed.
+    /// The solver ran but failed (exit code 1); the report was already printed
+    /// (or, where the solver could not produce one, a JSON failure object).
     Solver(String),
 }
 
-impl From<linalg_core::Error> for Failure {
-    fn from(e: linalg_core::Error) -> Self {
+impl Failure {
+    /// Maps a crate error by whose fault it is (`is_input_error`): bad
+    /// input → exit 2, a solver failure → exit 1. With `--json` a solver
+    /// failure that has no report prints one JSON object
+    /// `{"converged": false, "termination": "failed", "error": …}` so that
+    /// scripts always read an object.
+    pub fn from_error(input: bool, msg: String, json: bool) -> Self {
+        if input {
+            Failure::BadInput(msg)
+        } else {
+            if json {
+                print_json(&serde_json::json!({
+                    "converged": false,
+                    "termination": "failed",
+                    "error": msg,
+                }));
+            }
+            Failure::Solver(msg)
+        }
+    }
+}
+
+/// One `From` per crate error: the crate says whose fault it is.
+macro_rules! failure_from {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for Failure {
+            fn from(e: $ty) -> Self {
+                Failure::from_error(e.is_input_error(), e.to_string(), false)
+            }
+        }
+    )*};
+}
+failure_from!(
+    linalg_core::Error,
+    optimizers::Error,
+    sinkhorn_newton::Error,
+    deep_cg::Error
+);
+
+impl From<datasets::Error> for Failure {
+    fn from(e: datasets::Error) -> Self {
         Failure::BadInput(e.to_string())
     }
+}
+
+/// The exit status of a run whose report was printed: exit 1 unless it converged.
+pub fn outcome(converged: bool, what: impl FnOnce() -> String) -> Result<(), Failure> {
+    if converged {
+        Ok(())
+    } else {
+        Err(Failure::Solver(what()))
+    }
+}
+
+/// A work count as a JSON object (the report's `work` field).
+pub fn work_json(w: &linalg_core::Work) -> serde_json::Value {
+    serde_json::Value::Object(
+        w.entries()
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+            .collect(),
+    )
 }
 
 fn main() -> ExitCode {

@@ -6,15 +6,16 @@ use linalg_core::faer::{Col, Side};
 use linalg_core::io::read_npy_col;
 use linalg_core::objective::Rosenbrock;
 use linalg_core::{Control, Objective};
-use optimizers::problems::{
-    ChebyshevRosenbrock, Curvature, LogSumExp, Logistic, NormPow4, PaperFunction, Softmax,
+use optimizers::objectives::{
+    ChebyshevRosenbrock, LogSumExp, Logistic, NormPow4, PaperFunction, Softmax,
 };
 use optimizers::{
-    AdamParams, GrnParams, HessianKind, Method, OptReport, Regularisation, RunParams, grn, minimize,
+    AdamParams, Curvature, GrnParams, HessianKind, Method, OptReport, Regularisation, RunParams,
+    grn, minimize,
 };
 use serde_json::json;
 
-use crate::{Failure, print_json};
+use crate::{Failure, outcome, print_json, work_json};
 
 /// `--method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -157,12 +158,12 @@ fn parse_problem(args: &Args) -> Result<(Problem, Col<f64>), Failure> {
             (Problem::Np4(f), x0)
         }
         "logistic" => {
-            let f = Logistic::from_dataset(dataset()?, args.reg).map_err(bad)?;
+            let f = datasets::objectives::logistic(dataset()?, args.reg).map_err(bad)?;
             let x0 = Col::zeros(f.dim());
             (Problem::Logi(f), x0)
         }
         "softmax" => {
-            let f = Softmax::from_dataset(dataset()?, args.reg).map_err(bad)?;
+            let f = datasets::objectives::softmax(dataset()?, args.reg).map_err(bad)?;
             let x0 = Col::zeros(f.dim());
             (Problem::Soft(f), x0)
         }
@@ -283,9 +284,30 @@ fn solve<O: Curvature>(
             minimize(obj, x0.as_ref(), method, &run, |_| Control::Continue)
         }
     };
-    result.map_err(|e| match e {
-        optimizers::Error::InvalidParameter { .. } | optimizers::Error::Core(_) => bad(e),
-        other => Failure::Solver(other.to_string()),
+    result.map_err(|e| {
+        let msg = match e.param_name().and_then(flag_of) {
+            Some(flag) => format!("{flag}: {e}"),
+            None => e.to_string(),
+        };
+        Failure::from_error(e.is_input_error(), msg, args.json)
+    })
+}
+
+/// The command-line flag of a rejected parameter (names as `validate()` spells them).
+fn flag_of(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "lr" | "lr0" => "--lr",
+        "beta1" => "--beta1",
+        "beta2" => "--beta2",
+        "eps" => "--eps",
+        "weight_decay" => "--weight-decay",
+        "l" => "--l",
+        "mu" => "--mu",
+        "grad_tol" => "--tol",
+        "gamma0" | "h0" => "--gamma0",
+        "reg" => "--reg",
+        "x0" => "--x0",
+        _ => return None,
     })
 }
 
@@ -318,6 +340,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "seconds": rep.elapsed.as_secs_f64(),
             "converged": rep.converged,
             "termination": rep.termination.as_str(),
+            "work": work_json(&rep.work),
             "x": if rep.x.nrows() <= 16 { json!(rep.x.iter().collect::<Vec<_>>()) } else { json!(null) },
             "history": rep.history.iter().map(|h| json!({
                 "iteration": h.iteration,
@@ -337,6 +360,18 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         println!("f(x)         {:.12e}", rep.value);
         println!("‖∇f(x)‖      {:.3e}", rep.grad_norm);
         println!("time         {:.1} ms", rep.elapsed.as_secs_f64() * 1e3);
+        println!(
+            "work         {} gradients, {} Hessian models, {} Hessian-vector products, {} trials",
+            rep.work.gradient_evals,
+            rep.work.hessian_evals,
+            rep.work.hessian_vec_evals,
+            rep.work.trials
+        );
     }
-    Ok(())
+    outcome(rep.converged, || {
+        format!(
+            "{} did not converge on {} in {} iterations (‖∇f‖ = {:.3e})",
+            rep.method, args.problem, rep.iterations, rep.grad_norm
+        )
+    })
 }

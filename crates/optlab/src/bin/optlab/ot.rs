@@ -6,11 +6,11 @@ use linalg_core::faer::Col;
 use linalg_core::io::{NpyDtype, read_npy_col, read_npy_mat, write_npy_col, write_npy_mat};
 use serde_json::json;
 use sinkhorn_newton::{
-    EpsScaling, OtProblem, SinkhornMethod, SinkhornParams, SnsParams, Stage, cost, newton_dense,
-    problems, sinkhorn, sns,
+    Control, EpsScaling, OtProblem, SinkhornMethod, SinkhornParams, SnsParams, cost, instances,
+    newton_dense, sinkhorn, sns,
 };
 
-use crate::{Failure, print_json};
+use crate::{Failure, outcome, print_json, work_json};
 
 /// Solver choice of `optlab ot`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -135,7 +135,7 @@ fn in_file(path: &std::path::Path) -> impl Fn(sinkhorn_newton::Error) -> Failure
 }
 
 /// Parses `--problem NAME[:ARGS]`.
-fn builtin_problem(spec: &str) -> Result<problems::Instance, Failure> {
+fn builtin_problem(spec: &str) -> Result<instances::Instance, Failure> {
     let mut parts = spec.split(':');
     let name = parts.next().unwrap_or_default();
     let nums: Vec<usize> = parts
@@ -160,14 +160,20 @@ fn builtin_problem(spec: &str) -> Result<problems::Instance, Failure> {
         )));
     }
     match name {
-        "random-assignment" => problems::random_assignment(arg(0, 500), arg(1, 0) as u64),
-        "digits-w2" => problems::digit_pair(arg(0, 0), arg(1, 1), 2),
-        "digits-w1" => problems::digit_pair(arg(0, 0), arg(1, 1), 1),
-        "gaussian-w2" => problems::gaussian_mixture_pair(2, arg(0, 0) as u64),
-        "gaussian-w1" => problems::gaussian_mixture_pair(1, arg(0, 0) as u64),
-        _ => problems::point_clouds(arg(0, 1000), arg(0, 1000), 2, arg(1, 0) as u64),
+        "random-assignment" => instances::random_assignment(arg(0, 500), arg(1, 0) as u64),
+        "digits-w2" | "digits-w1" => {
+            let image = |k| {
+                datasets::digit_image(k)
+                    .map_err(|e| Failure::BadInput(format!("--problem {spec}: {e}")))
+            };
+            let q = if name == "digits-w2" { 2 } else { 1 };
+            instances::image_pair(&image(arg(0, 0))?, &image(arg(1, 1))?, 8, 8, q)
+        }
+        "gaussian-w2" => instances::gaussian_mixture_pair(2, arg(0, 0) as u64),
+        "gaussian-w1" => instances::gaussian_mixture_pair(1, arg(0, 0) as u64),
+        _ => instances::point_clouds(arg(0, 1000), arg(0, 1000), 2, arg(1, 0) as u64),
     }
-    .map_err(bad)
+    .map_err(|e| Failure::BadInput(format!("--problem {spec}: {e}")))
 }
 
 pub fn run(args: &Args) -> Result<(), Failure> {
@@ -224,7 +230,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let rep = match args.method {
         Method::Sinkhorn => {
             let mut p = SinkhornParams {
-                tol: args.tol,
+                marginal_tol: args.tol,
                 check_every: args.check_every,
                 method: match args.sinkhorn_method {
                     SinkhornKind::Auto => SinkhornMethod::Auto,
@@ -238,11 +244,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             if let Some(k) = args.max_iters {
                 p.max_iters = k;
             }
-            sinkhorn(&problem, &p, None)
+            sinkhorn(&problem, &p, None, |_| Control::Continue)
         }
         Method::Sns | Method::NewtonDense => {
             let mut p = SnsParams {
-                tol: args.tol,
+                marginal_tol: args.tol,
                 sinkhorn_iters: args.sinkhorn_iters,
                 keep: args.keep,
                 adaptive_keep: !args.fixed_keep,
@@ -255,13 +261,19 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 p.max_newton_iters = k;
             }
             if args.method == Method::Sns {
-                sns(&problem, &p)
+                sns(&problem, &p, |_| Control::Continue)
             } else {
-                newton_dense(&problem, &p)
+                newton_dense(&problem, &p, |_| Control::Continue)
             }
         }
     }
-    .map_err(bad)?;
+    .map_err(|e| {
+        let msg = match e.param_name().and_then(flag_of) {
+            Some(flag) => format!("{flag}: {e}"),
+            None => e.to_string(),
+        };
+        Failure::from_error(e.is_input_error(), msg, args.json)
+    })?;
     if let Some(p) = &args.plan_out {
         write_npy_mat(p, rep.plan.as_ref(), NpyDtype::F64).map_err(bad)?;
     }
@@ -285,9 +297,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "objective": rep.objective,
             "marginal_error": rep.marginal_error,
             "converged": rep.converged,
+            "termination": rep.termination.as_str(),
+            "work": work_json(&rep.work),
             "history": rep.history.iter().map(|h| json!({
                 "iteration": h.iteration,
-                "stage": if h.stage == Stage::Newton { "newton" } else { "sinkhorn" },
+                "stage": h.stage.as_str(),
                 "marginal_error": if h.marginal_error.is_finite() { json!(h.marginal_error) } else { json!(null) },
                 "seconds": h.seconds,
             })).collect::<Vec<_>>(),
@@ -310,11 +324,27 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             rep.elapsed.as_secs_f64() * 1e3
         );
     }
-    if !rep.converged {
-        return Err(Failure::Solver(format!(
+    outcome(rep.converged, || {
+        format!(
             "{method} did not reach marginal error {:.1e} (got {:.3e})",
             args.tol, rep.marginal_error
-        )));
-    }
-    Ok(())
+        )
+    })
+}
+
+/// The command-line flag of a rejected parameter (names as `validate()` spells them).
+fn flag_of(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "marginal_tol" => "--tol",
+        "max_iters" => "--max-iters",
+        "check_every" => "--check-every",
+        "eps_scaling.start" => "--eps-scaling",
+        "eps_scaling.factor" => "--eps-factor",
+        "keep" => "--keep",
+        "shift_mu" => "--shift-mu",
+        "cg_rtol" => "--cg-rtol",
+        "switch_ratio" => "--switch-ratio",
+        "reg" => "--reg",
+        _ => return None,
+    })
 }

@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use deep_cg::{Method, PoissonSystem, Scene, SolveParams, solve};
+use deep_cg::{Control, Method, PoissonSystem, Scene, SolveParams, solve};
 use linalg_core::faer::Col;
 use linalg_core::io::{MtxSymmetry, NpyDtype, read_npy_col, write_matrix_market, write_npy_col};
 use serde_json::json;
 
-use crate::{Failure, print_json};
+use crate::{Failure, outcome, print_json, work_json};
 
 /// `optlab poisson` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -122,7 +122,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     let mut params = SolveParams::new(method).rtol(args.rtol);
     params.max_iters = args.max_iters;
-    let rep = solve(&system, b.as_ref(), &params).map_err(bad)?;
+    let rep = solve(&system, b.as_ref(), &params, |_| Control::Continue)
+        .map_err(|e| Failure::from_error(e.is_input_error(), e.to_string(), args.json))?;
     if let Some(p) = &args.x_out {
         write_npy_col(p, rep.x.as_ref(), NpyDtype::F64).map_err(bad)?;
     }
@@ -147,7 +148,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "setup_seconds": rep.setup_seconds,
             "projected": rep.projected,
             "inconsistency": rep.inconsistency,
-            "residual_history": rep.history,
+            "residual_history": rep.history.iter().map(|r| r.relative_residual).collect::<Vec<_>>(),
+            "history_seconds": rep.history.iter().map(|r| r.seconds).collect::<Vec<_>>(),
+            "work": work_json(&rep.work),
         }));
     } else {
         println!(
@@ -178,15 +181,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             );
         }
     }
-    if !rep.converged {
-        return Err(Failure::Solver(format!(
+    outcome(rep.converged, || {
+        format!(
             "{} did not converge in {} iterations (relative residual {:.3e})",
             method.name(),
             rep.iterations,
             rep.relative_residual
-        )));
-    }
-    Ok(())
+        )
+    })
 }
 
 #[cfg(not(feature = "burn"))]
@@ -243,7 +245,8 @@ fn run_dcdm(
         residual,
         ..Default::default()
     };
-    let rep = dcdm(system, b, &mut model, &params).map_err(bad)?;
+    let rep = dcdm(system, b, &mut model, &params, |_| Control::Continue)
+        .map_err(|e| Failure::from_error(e.is_input_error(), e.to_string(), args.json))?;
     if let Some(p) = &args.x_out {
         write_npy_col(p, rep.x.as_ref(), NpyDtype::F64).map_err(bad)?;
     }
@@ -264,8 +267,9 @@ fn run_dcdm(
             "model_seconds": rep.model_seconds,
             "model": source,
             "projected": rep.projected,
-            "residual_history": rep.history,
-            "history_seconds": rep.history_seconds,
+            "residual_history": rep.history.iter().map(|r| r.relative_residual).collect::<Vec<_>>(),
+            "history_seconds": rep.history.iter().map(|r| r.seconds).collect::<Vec<_>>(),
+            "work": work_json(&rep.work),
             "residual_mode": args.residual,
             "device": args.device,
         }));
@@ -281,11 +285,10 @@ fn run_dcdm(
             setup * 1e3
         );
     }
-    if !rep.converged {
-        return Err(Failure::Solver(format!(
+    outcome(rep.converged, || {
+        format!(
             "dcdm did not converge in {} iterations (relative residual {:.3e})",
             rep.iterations, rep.relative_residual
-        )));
-    }
-    Ok(())
+        )
+    })
 }

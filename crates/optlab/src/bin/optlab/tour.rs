@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use linalg_core::Control;
 use linalg_core::cg::cg;
 use linalg_core::faer::prelude::Solve;
 use linalg_core::faer::{Col, Side};
@@ -130,11 +131,15 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         );
         let b = sys.divergence_rhs(1);
         let t = Instant::now();
-        let mg = solve(&sys, b.as_ref(), &SolveParams::new(Method::MgPcg))
-            .map_err(|e| Failure::Solver(e.to_string()))?;
+        let mg = solve(&sys, b.as_ref(), &SolveParams::new(Method::MgPcg), |_| {
+            Control::Continue
+        })
+        .map_err(|e| Failure::Solver(e.to_string()))?;
         let secs = t.elapsed().as_secs_f64();
-        let cg = solve(&sys, b.as_ref(), &SolveParams::new(Method::Cg))
-            .map_err(|e| Failure::Solver(e.to_string()))?;
+        let cg = solve(&sys, b.as_ref(), &SolveParams::new(Method::Cg), |_| {
+            Control::Continue
+        })
+        .map_err(|e| Failure::Solver(e.to_string()))?;
         rows.push(Row {
             krate: "deep-cg",
             problem: "smoke-plume 32³ (pure Neumann)".into(),
@@ -148,26 +153,19 @@ pub fn run(args: &Args) -> Result<(), Failure> {
 
     // 5. sinkhorn-newton: SNS against Sinkhorn on a random assignment problem.
     {
-        use sinkhorn_newton::{OtProblem, SnsParams, newton_dense, sns};
+        use sinkhorn_newton::{SnsParams, instances, newton_dense, sns};
         let n = 300;
-        // Deterministic pseudo-random costs in [0, 1) (splitmix64): the
-        // paper's random assignment problem at its η = 1200.
-        let splitmix = |k: u64| {
-            let mut z = k.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-        };
-        let c = linalg_core::faer::Mat::from_fn(n, n, |i, j| splitmix((i * n + j) as u64));
-        let r = OtProblem::uniform(n);
-        let p = OtProblem::new(r.as_ref(), r.as_ref(), c.as_ref(), 1.0 / 1200.0)
+        // The paper's random assignment problem (C_ij ~ U[0, 1), seeded) at its η = 1200.
+        let p = instances::random_assignment(n, 0)
+            .and_then(|inst| inst.problem(1.0 / 1200.0))
             .map_err(|e| Failure::Solver(e.to_string()))?;
         let t = Instant::now();
-        let newton = sns(&p, &SnsParams::default()).map_err(|e| Failure::Solver(e.to_string()))?;
+        let newton = sns(&p, &SnsParams::default(), |_| Control::Continue)
+            .map_err(|e| Failure::Solver(e.to_string()))?;
         let secs = t.elapsed().as_secs_f64();
         // Reference: Newton with the dense Hessian (every entry of P kept).
-        let dense =
-            newton_dense(&p, &SnsParams::default()).map_err(|e| Failure::Solver(e.to_string()))?;
+        let dense = newton_dense(&p, &SnsParams::default(), |_| Control::Continue)
+            .map_err(|e| Failure::Solver(e.to_string()))?;
         let diff = (newton.cost - dense.cost).abs() / dense.cost;
         rows.push(Row {
             krate: "sinkhorn-newton",
@@ -188,11 +186,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
 
     // 6. optimizers: gradient-regularised Newton on logistic regression.
     {
-        use linalg_core::Control;
-        use optimizers::problems::Logistic;
         use optimizers::{GrnParams, grn};
         let lambda = 1e-3;
-        let f = Logistic::from_dataset("breast_cancer", lambda)
+        let f = datasets::objectives::logistic("breast_cancer", lambda)
             .map_err(|e| Failure::Solver(e.to_string()))?;
         let t = Instant::now();
         let rep = grn(&f, Col::zeros(31).as_ref(), &GrnParams::default(), |_| {

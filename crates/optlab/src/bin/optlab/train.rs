@@ -60,11 +60,10 @@ pub fn run(_: &TrainArgs) -> Result<(), Failure> {
 
 #[cfg(feature = "burn")]
 pub fn run(args: &TrainArgs) -> Result<(), Failure> {
-    use deep_cg::data::{RitzParams, ritz_basis, write_shards};
+    use deep_cg::data::{RitzParams, ShardLayout, ritz_basis};
     use deep_cg::net::TensorStencil;
     use deep_cg::train::{Samples, TrainConfig, Trainer};
     use deep_cg::{PoissonSystem, Scene};
-    use linalg_core::io::read_npy_mat;
     use serde_json::json;
     use std::time::Instant;
 
@@ -74,6 +73,19 @@ pub fn run(args: &TrainArgs) -> Result<(), Failure> {
     if args.samples < 2 {
         return Err(Failure::BadInput("--samples must be at least 2".into()));
     }
+    // Hyperparameters are checked before the (long) data generation.
+    let config = TrainConfig::default()
+        .lr(args.lr)
+        .batch_size(args.batch_size)
+        .val_fraction(args.val_fraction)
+        .seed(args.seed);
+    config.validate().map_err(|e| {
+        let flag = e
+            .param_name()
+            .map(|n| n.replace('_', "-"))
+            .unwrap_or_default();
+        Failure::BadInput(format!("--{flag}: {e}"))
+    })?;
     let ckpt = args.checkpoint.clone().unwrap_or_else(|| {
         let mut p = args.out.clone().into_os_string();
         p.push(".ckpt");
@@ -81,42 +93,24 @@ pub fn run(args: &TrainArgs) -> Result<(), Failure> {
     });
     let n3 = sys.len();
     // Data: NPY shards of 100 samples, reused when already complete.
-    let per_shard = args.samples.min(100);
-    let shards = args.samples.div_ceil(per_shard);
-    let data_dir = ckpt.join("data");
-    let shard_ok = |s: usize| {
-        read_npy_mat(data_dir.join(format!("rhs_{s:05}.npy")))
-            .map(|m| m.nrows() == per_shard && m.ncols() == n3)
-            .unwrap_or(false)
-    };
+    let layout = ShardLayout::new(ckpt.join("data"), args.samples, n3).map_err(|e| bad(&e))?;
     let t0 = Instant::now();
     let mut ritz_seconds = 0.0;
     let mut ritz_kept = None;
-    if !(0..shards).all(shard_ok) {
+    if !layout.all_complete() {
         let m = args
             .lanczos_steps
             .unwrap_or_else(|| 500.min(sys.grid().fluid_count()));
-        let mut p = RitzParams::new(m);
-        p.seed = args.seed;
+        let p = RitzParams::new(m).seed(args.seed);
         if !args.json {
             eprintln!("Lanczos: {m} steps with full reorthogonalisation on {n3} cells …");
         }
-        let basis = ritz_basis(&sys, &p).map_err(|e| Failure::Solver(e.to_string()))?;
+        let basis = ritz_basis(&sys, &p).map_err(Failure::from)?;
         ritz_kept = Some(basis.values.len());
-        write_shards(&data_dir, &basis, shards, per_shard, args.seed)
-            .map_err(|e| Failure::Solver(e.to_string()))?;
+        layout.write(&basis, args.seed).map_err(Failure::from)?;
         ritz_seconds = t0.elapsed().as_secs_f64();
     }
-    let mut values = Vec::with_capacity(args.samples * n3);
-    for s in 0..shards {
-        let m = read_npy_mat(data_dir.join(format!("rhs_{s:05}.npy")))
-            .map_err(|e| Failure::Solver(e.to_string()))?;
-        for i in 0..m.nrows() {
-            if values.len() < args.samples * n3 {
-                values.extend((0..n3).map(|j| m[(i, j)] as f32));
-            }
-        }
-    }
+    let values = layout.read(args.samples).map_err(Failure::from)?;
     let samples = Samples {
         n: args.grid,
         values,
@@ -124,14 +118,8 @@ pub fn run(args: &TrainArgs) -> Result<(), Failure> {
     let device = deep_cg::net::device(&args.device)
         .map_err(|e| Failure::BadInput(e.to_string()))?
         .autodiff();
-    let config = TrainConfig {
-        lr: args.lr,
-        batch_size: args.batch_size,
-        val_fraction: args.val_fraction,
-        seed: args.seed,
-    };
     let mut trainer = if args.resume && ckpt.join("epoch.txt").exists() {
-        Trainer::resume(&ckpt, &device).map_err(|e| Failure::Solver(e.to_string()))?
+        Trainer::resume(&ckpt, &device).map_err(Failure::from)?
     } else {
         Trainer::new(&config, &device)
     };
@@ -166,7 +154,7 @@ pub fn run(args: &TrainArgs) -> Result<(), Failure> {
                 p.epoch, p.loss, p.samples_per_second
             ));
         })
-        .map_err(|e| Failure::Solver(e.to_string()))?;
+        .map_err(Failure::from)?;
     bar.finish_and_clear();
     let train_seconds = train_start.elapsed().as_secs_f64();
     trainer

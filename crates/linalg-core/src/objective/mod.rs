@@ -1,6 +1,25 @@
-//! The [`Objective`] trait, finite-difference checkers, and classic test functions.
+//! The [`Objective`] trait, finite-difference checkers, and the objectives
+//! several crates need (each with exact gradients, Hessian-vector products
+//! and a Hessian operator that caches its per-point state):
+//! [`Rosenbrock`], [`Quadratic`], [`Logistic`] and [`Softmax`] regression.
+//! Loaders that build them from the embedded datasets live in the
+//! `datasets` crate (`datasets::objectives`), so algorithm crates need not
+//! depend on it.
 
-use faer::{Col, ColMut, ColRef, Mat};
+use faer::dyn_stack::{MemStack, StackReq};
+use faer::matrix_free::LinOp;
+use faer::reborrow::ReborrowMut;
+use faer::{Col, ColMut, ColRef, Mat, MatMut, MatRef, Par};
+
+mod logistic;
+mod quadratic;
+mod rosenbrock;
+mod softmax;
+
+pub use logistic::Logistic;
+pub use quadratic::Quadratic;
+pub use rosenbrock::Rosenbrock;
+pub use softmax::Softmax;
 
 use crate::op::{check_dim, check_finite};
 use crate::{Error, Result};
@@ -45,6 +64,81 @@ pub trait Objective: Sync {
     /// The dense Hessian `∇²f(x)`, where the objective can form it.
     fn hessian(&self, _x: ColRef<'_, f64>) -> Option<Mat<f64>> {
         None
+    }
+
+    /// The Hessian at `x` as a symmetric linear operator for Krylov methods
+    /// (CG inside Newton steps, Lanczos for spectra). Objectives override it
+    /// to compute what depends on `x` once (logistic weights, softmax
+    /// probabilities, residuals) instead of in every product; the default
+    /// applies [`Objective::hessian_vec`] column by column.
+    fn hessian_op<'a>(&'a self, x: ColRef<'_, f64>) -> HessianOp<'a> {
+        HessianOp::new(HessianVecOp {
+            obj: self,
+            x: x.to_owned(),
+        })
+    }
+}
+
+/// The Hessian of an objective at a fixed point, as a symmetric linear
+/// operator ([`Objective::hessian_op`]); any `LinOp` can be wrapped.
+#[derive(Debug)]
+pub struct HessianOp<'a>(Box<dyn LinOp<f64> + 'a>);
+
+impl<'a> HessianOp<'a> {
+    /// Wraps `op` (which must be the symmetric Hessian operator).
+    pub fn new(op: impl LinOp<f64> + 'a) -> Self {
+        Self(Box::new(op))
+    }
+}
+
+impl LinOp<f64> for HessianOp<'_> {
+    fn apply_scratch(&self, rhs_ncols: usize, par: Par) -> StackReq {
+        self.0.apply_scratch(rhs_ncols, par)
+    }
+    fn nrows(&self) -> usize {
+        self.0.nrows()
+    }
+    fn ncols(&self) -> usize {
+        self.0.ncols()
+    }
+    fn apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, s: &mut MemStack) {
+        self.0.apply(out, rhs, par, s)
+    }
+    fn conj_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, s: &mut MemStack) {
+        self.0.apply(out, rhs, par, s)
+    }
+}
+
+/// The default [`Objective::hessian_op`]: `hessian_vec` at a fixed point.
+struct HessianVecOp<'a, O: ?Sized> {
+    obj: &'a O,
+    x: Col<f64>,
+}
+
+impl<O: ?Sized> std::fmt::Debug for HessianVecOp<'_, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HessianVecOp(n = {})", self.x.nrows())
+    }
+}
+
+impl<O: Objective + ?Sized> LinOp<f64> for HessianVecOp<'_, O> {
+    fn apply_scratch(&self, _: usize, _: Par) -> StackReq {
+        StackReq::EMPTY
+    }
+    fn nrows(&self) -> usize {
+        self.x.nrows()
+    }
+    fn ncols(&self) -> usize {
+        self.x.nrows()
+    }
+    fn apply(&self, mut out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, _: Par, _: &mut MemStack) {
+        for j in 0..rhs.ncols() {
+            self.obj
+                .hessian_vec(self.x.as_ref(), rhs.col(j), out.rb_mut().col_mut(j));
+        }
+    }
+    fn conj_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, p: Par, s: &mut MemStack) {
+        self.apply(out, rhs, p, s)
     }
 }
 
@@ -118,114 +212,33 @@ pub fn check_hessian_vec(
     Ok((&hv - &fd).norm_l2() / hv.norm_l2().max(1.0))
 }
 
-/// The generalised Rosenbrock function
-/// `f(x) = Σ_{i<n−1} 100 (x_{i+1} − x_i²)² + (1 − x_i)²`, minimum `0` at `(1, …, 1)`.
-#[derive(Debug, Clone, Copy)]
-pub struct Rosenbrock {
-    n: usize,
+/// `Aᵀ diag(w) A` for `A` (m × n): the Gram matrix of GLM Hessians.
+pub fn weighted_gram(a: MatRef<'_, f64>, w: &[f64]) -> Mat<f64> {
+    let wa = Mat::from_fn(a.nrows(), a.ncols(), |i, j| w[i] * a[(i, j)]);
+    a.transpose() * wa
 }
 
-impl Rosenbrock {
-    /// The `n`-dimensional Rosenbrock function (`n ≥ 2`).
-    pub fn new(n: usize) -> Result<Self> {
-        if n < 2 {
-            return Err(Error::InvalidParameter {
-                name: "n",
-                reason: format!("Rosenbrock needs n ≥ 2, got {n}"),
+/// Checks a design matrix (non-empty, finite) against the number of labels.
+fn check_data(x: MatRef<'_, f64>, labels: usize) -> Result<()> {
+    if x.nrows() == 0 || x.ncols() == 0 {
+        return Err(crate::param::ParamError::new("features", "empty design matrix").into());
+    }
+    check_dim("labels", x.nrows(), labels)?;
+    for j in 0..x.ncols() {
+        if let Some(i) = x.col(j).iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                context: "design matrix (row-major entry)",
+                index: i * x.ncols() + j,
             });
         }
-        Ok(Self { n })
     }
-
-    /// The classic starting point `(−1.2, 1, −1.2, 1, …)`.
-    pub fn classic_start(&self) -> Col<f64> {
-        Col::from_fn(self.n, |i| if i % 2 == 0 { -1.2 } else { 1.0 })
-    }
+    Ok(())
 }
 
-impl Objective for Rosenbrock {
-    fn dim(&self) -> usize {
-        self.n
-    }
-    fn value(&self, x: ColRef<'_, f64>) -> f64 {
-        (0..self.n - 1)
-            .map(|i| 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2))
-            .sum()
-    }
-    fn gradient(&self, x: ColRef<'_, f64>, mut g: ColMut<'_, f64>) -> f64 {
-        g.fill(0.0);
-        let mut f = 0.0;
-        for i in 0..self.n - 1 {
-            let t = x[i + 1] - x[i] * x[i];
-            f += 100.0 * t * t + (1.0 - x[i]).powi(2);
-            g[i] += -400.0 * x[i] * t - 2.0 * (1.0 - x[i]);
-            g[i + 1] += 200.0 * t;
-        }
-        f
-    }
-    fn hessian_vec(&self, x: ColRef<'_, f64>, v: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
-        out.fill(0.0);
-        for i in 0..self.n - 1 {
-            let (hii, hij, hjj) = (
-                1200.0 * x[i] * x[i] - 400.0 * x[i + 1] + 2.0,
-                -400.0 * x[i],
-                200.0,
-            );
-            out[i] += hii * v[i] + hij * v[i + 1];
-            out[i + 1] += hij * v[i] + hjj * v[i + 1];
-        }
-    }
-    fn hessian(&self, x: ColRef<'_, f64>) -> Option<Mat<f64>> {
-        let mut h = Mat::zeros(self.n, self.n);
-        for i in 0..self.n - 1 {
-            h[(i, i)] += 1200.0 * x[i] * x[i] - 400.0 * x[i + 1] + 2.0;
-            h[(i, i + 1)] += -400.0 * x[i];
-            h[(i + 1, i)] += -400.0 * x[i];
-            h[(i + 1, i + 1)] += 200.0;
-        }
-        Some(h)
-    }
-}
-
-/// The quadratic `f(x) = ½ xᵀAx − bᵀx` with a dense symmetric `A`.
-#[derive(Debug, Clone)]
-pub struct Quadratic {
-    a: Mat<f64>,
-    b: Col<f64>,
-}
-
-impl Quadratic {
-    /// Builds the quadratic; `A` must be square with `b` of matching length.
-    pub fn new(a: Mat<f64>, b: Col<f64>) -> Result<Self> {
-        if a.nrows() != a.ncols() {
-            return Err(Error::NotSquare {
-                context: "Quadratic",
-                nrows: a.nrows(),
-                ncols: a.ncols(),
-            });
-        }
-        check_dim("Quadratic linear term", a.nrows(), b.nrows())?;
-        Ok(Self { a, b })
-    }
-}
-
-impl Objective for Quadratic {
-    fn dim(&self) -> usize {
-        self.b.nrows()
-    }
-    fn value(&self, x: ColRef<'_, f64>) -> f64 {
-        0.5 * (x.transpose() * &self.a * x) - self.b.transpose() * x
-    }
-    fn gradient(&self, x: ColRef<'_, f64>, mut g: ColMut<'_, f64>) -> f64 {
-        g.copy_from(&self.a * x - &self.b);
-        self.value(x)
-    }
-    fn hessian_vec(&self, _x: ColRef<'_, f64>, v: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
-        out.copy_from(&self.a * v);
-    }
-    fn hessian(&self, _x: ColRef<'_, f64>) -> Option<Mat<f64>> {
-        Some(self.a.clone())
-    }
+/// The features with a column of ones appended (the intercept).
+fn with_intercept(x: MatRef<'_, f64>) -> Mat<f64> {
+    let (m, d) = (x.nrows(), x.ncols());
+    Mat::from_fn(m, d + 1, |i, j| if j < d { x[(i, j)] } else { 1.0 })
 }
 
 #[cfg(test)]
@@ -324,7 +337,7 @@ mod tests {
         assert!(check_gradient(&q, x.as_ref()).unwrap() < 1e-8);
         assert!(matches!(
             Rosenbrock::new(1),
-            Err(Error::InvalidParameter { .. })
+            Err(Error::Param(crate::param::ParamError { name: "n", .. }))
         ));
         let short = Col::<f64>::zeros(2);
         assert!(matches!(

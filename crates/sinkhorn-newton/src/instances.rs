@@ -1,10 +1,13 @@
 //! Seeded benchmark problems: the paper's random assignment, W1/W2 between
-//! digit images (embedded `digits` data, 8 × 8) and between Gaussian-mixture
+//! images (the command line uses the embedded `digits`, 8 × 8) and between Gaussian-mixture
 //! densities on a 28 × 28 grid, and point clouds.
 
 use linalg_core::faer::{Col, Mat};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
-use rand_distr::{Distribution, Normal};
+use rand_distr::{Distribution, StandardNormal};
+
+use linalg_core::ParamError;
+use linalg_core::param::{at_least, dimension, finite_slice};
 
 use crate::{Error, OtProblem, Result, cost};
 
@@ -27,13 +30,7 @@ impl Instance {
 }
 
 fn positive(name: &'static str, v: usize) -> Result<()> {
-    if v == 0 {
-        return Err(Error::InvalidParameter {
-            name,
-            reason: "must be at least 1".into(),
-        });
-    }
-    Ok(())
+    Ok(at_least(name, v, 1)?)
 }
 
 /// The paper's random assignment problem: `C_ij ~ U[0, 1]` i.i.d. (row-major
@@ -54,30 +51,34 @@ pub fn random_assignment(n: usize, seed: u64) -> Result<Instance> {
     })
 }
 
-/// Two images of the embedded `digits` data (8 × 8, 16 grey levels) as
-/// densities on their pixel grid, with the ℓ1 (`q = 1`, W1) or squared ℓ2
-/// (`q = 2`, W2) ground cost of [`cost::grid`]. Blank pixels have zero mass
-/// (the solvers drop them).
-pub fn digit_pair(first: usize, second: usize, q: u32) -> Result<Instance> {
-    let digits = datasets::digits();
-    let n = digits.n_samples();
-    for (name, idx) in [("first", first), ("second", second)] {
-        if idx >= n {
-            return Err(Error::InvalidParameter {
+/// Two images (`h × w`, row-major, non-negative intensities) as densities
+/// on their pixel grid, with the ℓ1 (`q = 1`, W1) or squared ℓ2 (`q = 2`,
+/// W2) ground cost of [`cost::grid`]. Blank pixels have zero mass (the
+/// solvers drop them). The command line builds the `digits-w1`/`digits-w2`
+/// problems from the embedded `digits` data this way.
+pub fn image_pair(first: &[f64], second: &[f64], h: usize, w: usize, q: u32) -> Result<Instance> {
+    at_least("h", h, 1)?;
+    at_least("w", w, 1)?;
+    let density = |name: &'static str, img: &[f64]| -> Result<Col<f64>> {
+        dimension(name, h * w, img.len())?;
+        finite_slice(name, img)?;
+        if let Some(i) = img.iter().position(|v| *v < 0.0) {
+            return Err(ParamError::new(
                 name,
-                reason: format!("digit index {idx} out of range (the data has {n} images)"),
-            });
+                format!("negative intensity {} at pixel {i}", img[i]),
+            )
+            .into());
         }
-    }
-    let density = |k: usize| -> Col<f64> {
-        let row = digits.features.row(k);
-        let total: f64 = row.iter().sum();
-        Col::from_fn(row.ncols(), |j| row[j] / total)
+        let total: f64 = img.iter().sum();
+        if total <= 0.0 {
+            return Err(Error::Empty(name));
+        }
+        Ok(Col::from_fn(img.len(), |j| img[j] / total))
     };
     Ok(Instance {
-        r: density(first),
-        c: density(second),
-        cost: cost::grid(8, 8, q)?,
+        r: density("first", first)?,
+        c: density("second", second)?,
+        cost: cost::grid(h, w, q)?,
     })
 }
 
@@ -147,13 +148,13 @@ pub fn point_clouds(n: usize, m: usize, dim: usize, seed: u64) -> Result<Instanc
     positive("m", m)?;
     positive("dim", dim)?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let normal = Normal::new(0.0, 1.0).map_err(|e| Error::InvalidParameter {
-        name: "normal",
-        reason: e.to_string(),
-    })?;
+    let normal = StandardNormal;
     let shift = |d: usize| [1.0, 0.5].get(d).copied().unwrap_or(0.0);
-    let x = Mat::from_fn(n, dim, |_, _| normal.sample(&mut rng));
-    let y = Mat::from_fn(m, dim, |_, d| normal.sample(&mut rng) + shift(d));
+    let x = Mat::from_fn(n, dim, |_, _| -> f64 { normal.sample(&mut rng) });
+    let y = Mat::from_fn(m, dim, |_, d| {
+        let v: f64 = normal.sample(&mut rng);
+        v + shift(d)
+    });
     let mut c = cost::sqeuclidean(x.as_ref(), y.as_ref())?;
     let mx = (0..m)
         .flat_map(|j| c.col(j).iter().copied().collect::<Vec<_>>())
@@ -184,15 +185,24 @@ mod tests {
         assert!(a.cost.col(3).iter().all(|v| (0.0..1.0).contains(v)));
         assert!((a.r.iter().sum::<f64>() - 1.0).abs() < 1e-12);
 
-        let d = digit_pair(0, 1, 2).unwrap();
-        assert_eq!(d.cost.nrows(), 64);
-        assert!((d.r.iter().sum::<f64>() - 1.0).abs() < 1e-12);
-        assert!(
-            d.r.iter().any(|v| *v == 0.0),
-            "digit images have blank pixels"
-        );
+        // A 2 × 3 image pair: densities are the normalised intensities, and
+        // the W1 grid cost between pixels (0, 0) and (1, 2) is 1 + 2 = 3
+        // over the side scale max(h, w) − 1 = 2.
+        let a = [1.0, 0.0, 1.0, 0.0, 2.0, 0.0];
+        let b = [0.0, 1.0, 0.0, 1.0, 0.0, 2.0];
+        let d = image_pair(&a, &b, 2, 3, 1).unwrap();
+        assert_eq!(d.cost.nrows(), 6);
+        assert_eq!(d.r[4], 0.5);
+        assert!((d.cost[(0, 5)] - 1.5).abs() < 1e-15, "{}", d.cost[(0, 5)]);
         assert!(d.problem(0.01).is_ok());
-        assert!(digit_pair(0, 10_000, 1).is_err());
+        assert!(matches!(
+            image_pair(&a, &b[..5], 2, 3, 1),
+            Err(Error::Param(ParamError { name: "second", .. }))
+        ));
+        assert!(matches!(
+            image_pair(&[0.0; 6], &b, 2, 3, 1),
+            Err(Error::Empty("first"))
+        ));
 
         let g = gaussian_mixture_pair(1, 3).unwrap();
         assert_eq!(g.r.nrows(), 784);
@@ -205,7 +215,7 @@ mod tests {
         assert_eq!(mx.fold(0.0, f64::max), 1.0);
         assert!(matches!(
             point_clouds(0, 3, 2, 0),
-            Err(Error::InvalidParameter { .. })
+            Err(Error::Param(ParamError { name: "n", .. }))
         ));
     }
 }
