@@ -10,6 +10,9 @@
 
 #![warn(missing_docs)]
 
+// Scaffold boilerplate (the same in the three crates still to be built):
+// replaced by the crate's own error, papers and tests when it is written.
+
 pub use linalg_core::{Control, Termination};
 
 /// Errors of `bilevel-penalty`.

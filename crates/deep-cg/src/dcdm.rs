@@ -167,6 +167,8 @@ impl IterationRecord for DcdmRecord {
     }
 }
 
+// The fields every report shares (iterations, converged, termination,
+// history, elapsed, work) repeat by design: docs/architecture.md §2.
 /// The outcome of [`dcdm`].
 #[derive(Debug, Clone)]
 pub struct DcdmReport {

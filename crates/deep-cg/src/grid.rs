@@ -170,19 +170,7 @@ impl Scene {
 
     /// Parses a command-line name.
     pub fn from_name(name: &str) -> Result<Scene> {
-        Self::NAMES
-            .iter()
-            .position(|s| *s == name)
-            .map(|i| Self::ALL[i])
-            .ok_or_else(|| {
-                Error::Param(ParamError::new(
-                    "scene",
-                    format!(
-                        "unknown scene `{name}` (expected one of {})",
-                        Self::NAMES.join(", ")
-                    ),
-                ))
-            })
+        Ok(Self::ALL[linalg_core::param::one_of("scene", name, &Self::NAMES)?])
     }
 
     /// Builds the scene on an `n³` grid; `seed` places the obstacles.

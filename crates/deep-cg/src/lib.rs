@@ -93,6 +93,9 @@ pub enum Error {
     },
 }
 
+// `is_input_error` and `param_name` have the same shape in every crate's
+// `Error` (docs/architecture.md §3): each crate owns its enum, the CLI and
+// the shape tests rely on the two methods.
 impl Error {
     /// Whether the caller is at fault (parameters, sizes, scenes, model
     /// files, backends) rather than the solver (a breakdown or a non-finite
@@ -109,7 +112,8 @@ impl Error {
     /// The name of the rejected parameter, if this is a parameter error.
     pub fn param_name(&self) -> Option<&'static str> {
         match self {
-            Error::Param(p) | Error::Core(linalg_core::Error::Param(p)) => Some(p.name),
+            Error::Param(p) => Some(p.name),
+            Error::Core(e) => e.param_name(),
             _ => None,
         }
     }

@@ -10,7 +10,7 @@ use linalg_core::cg::{Cg, CgParams, CgRecord};
 use linalg_core::op::SliceOp;
 use linalg_core::param::{at_least, in_unit_interval};
 use linalg_core::precond::{Ic0, ZeroDiagonal, ic0_csc, jacobi};
-use linalg_core::{Control, ParamError, Termination, Work, faer};
+use linalg_core::{Control, Termination, Work, faer};
 
 use crate::multigrid::{Multigrid, MultigridParams};
 use crate::poisson::PoissonSystem;
@@ -42,19 +42,7 @@ impl Method {
 
     /// Parses a command-line name.
     pub fn from_name(name: &str) -> Result<Method> {
-        Self::NAMES
-            .iter()
-            .position(|s| *s == name)
-            .map(|i| Self::ALL[i])
-            .ok_or_else(|| {
-                Error::Param(ParamError::new(
-                    "method",
-                    format!(
-                        "unknown method `{name}` (expected one of {})",
-                        Self::NAMES.join(", ")
-                    ),
-                ))
-            })
+        Ok(Self::ALL[linalg_core::param::one_of("method", name, &Self::NAMES)?])
     }
 }
 
@@ -121,6 +109,8 @@ impl Default for SolveParams {
     }
 }
 
+// The fields every report shares (iterations, converged, termination,
+// history, elapsed, work) repeat by design: docs/architecture.md §2.
 /// The outcome of a solve, the same for every method.
 #[derive(Debug, Clone)]
 pub struct SolveReport {

@@ -107,6 +107,8 @@ impl IterationRecord for CgRecord {
     }
 }
 
+// The fields every report shares (iterations, converged, termination,
+// history, elapsed, work) repeat by design: docs/architecture.md §2.
 /// The outcome of a CG run.
 #[derive(Debug, Clone)]
 pub struct CgReport {

@@ -267,6 +267,14 @@ impl Error {
         }
     }
 
+    /// The name of the rejected parameter, if this is a parameter error.
+    pub fn param_name(&self) -> Option<&'static str> {
+        match self.root() {
+            Error::Param(p) => Some(p.name),
+            _ => None,
+        }
+    }
+
     /// The innermost error, looking through [`Error::File`] wrappers.
     pub fn root(&self) -> &Error {
         match self {

@@ -103,6 +103,8 @@ impl IterationRecord for LanczosRecord {
     }
 }
 
+// The fields every report shares (iterations, converged, termination,
+// history, elapsed, work) repeat by design: docs/architecture.md §2.
 /// The result of `k` Lanczos steps: `A V_k = V_k T_k + β_k v_{k+1} e_kᵀ`.
 #[derive(Debug, Clone)]
 pub struct LanczosResult {

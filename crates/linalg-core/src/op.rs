@@ -3,7 +3,13 @@
 //! faer already implements `LinOp` for `Mat`, `SparseRowMat` and friends; the
 //! adaptors here add what solvers need on top: validation of user data once at
 //! construction (square, finite), closures as operators, `αA + σI` without
-//! forming the matrix, and a symmetric-operator marker.
+//! forming the matrix, a symmetric-operator marker, and [`SliceOp`] for
+//! kernels written over slices.
+//!
+//! The `LinOp` impls still written by hand in the workspace (CG's watched
+//! operators, the Gram and softmax Hessians and `Multigrid`, which draw
+//! scratch from faer's `MemStack`, and the public `PoissonSystem`) repeat the
+//! trait's five method signatures: the trait requires them.
 
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
 use faer::matrix_free::{LinOp, Precond};

@@ -115,6 +115,20 @@ pub fn in_range(name: &'static str, v: f64, lo: f64, hi: f64) -> ParamResult {
     }
 }
 
+/// The position of `value` in `names` (a choice by name: a method, a scene),
+/// or an error listing the names.
+pub fn one_of(name: &'static str, value: &str, names: &[&str]) -> ParamResult<usize> {
+    names.iter().position(|s| *s == value).ok_or_else(|| {
+        ParamError::new(
+            name,
+            format!(
+                "unknown {name} `{value}` (expected one of {})",
+                names.join(", ")
+            ),
+        )
+    })
+}
+
 /// A vector argument of length `expected`.
 pub fn dimension(name: &'static str, expected: usize, found: usize) -> ParamResult {
     if expected == found {
@@ -176,6 +190,9 @@ mod tests {
         assert!(in_range("f", 2.0, 0.0, 2.0).is_ok());
         assert_eq!(in_range("f", 2.5, 0.0, 2.0).unwrap_err().name, "f");
         assert_eq!(dimension("g", 3, 2).unwrap_err().name, "g");
+        assert_eq!(one_of("method", "b", &["a", "b"]), Ok(1));
+        let e = one_of("method", "z", &["a", "b"]).unwrap_err();
+        assert_eq!(e.reason, "unknown method `z` (expected one of a, b)");
         let x = faer::Col::from_fn(3, |i| if i == 2 { f64::NAN } else { 1.0 });
         let e = finite("x0", x.as_ref()).unwrap_err();
         assert!(e.reason.contains("index 2"), "{e}");

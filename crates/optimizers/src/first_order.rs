@@ -184,10 +184,19 @@ pub(crate) fn check_eval(f: f64, g: &Col<f64>, iteration: usize) -> Result<f64> 
     Ok(f)
 }
 
-pub(crate) fn check_start(obj: &impl Objective, x0: ColRef<'_, f64>) -> Result<()> {
+/// Checks `x0` (length, finiteness) and evaluates `f` and `∇f` there: the
+/// start of both drivers. Returns `(x, g, f)`.
+pub(crate) fn start_point(
+    obj: &impl Objective,
+    x0: ColRef<'_, f64>,
+    work: &mut Work,
+) -> Result<(Col<f64>, Col<f64>, f64)> {
     linalg_core::op::check_dim("starting point", obj.dim(), x0.nrows())?;
     finite("x0", x0)?;
-    Ok(())
+    let x = x0.to_owned();
+    let mut g = Col::<f64>::zeros(obj.dim());
+    let f = eval(obj, x.as_ref(), &mut g, 0, work)?;
+    Ok((x, g, f))
 }
 
 /// Per-method state, allocated once before the loop; every update below is
@@ -262,13 +271,9 @@ pub fn minimize(
 ) -> Result<OptReport> {
     params.validate()?;
     method.validate()?;
-    check_start(obj, x0)?;
-    let mut rec = Recorder::new(*params, observer);
     let mut work = Work::default();
-    let n = obj.dim();
-    let mut x = x0.to_owned();
-    let mut g = Col::<f64>::zeros(n);
-    let mut f = eval(obj, x.as_ref(), &mut g, 0, &mut work)?;
+    let (mut x, mut g, mut f) = start_point(obj, x0, &mut work)?;
+    let mut rec = Recorder::new(*params, observer);
     let mut termination = rec.record(0, f, g.norm_l2());
     let mut state = State::new(method, &x, &g);
     let mut k = 0;

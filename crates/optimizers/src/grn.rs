@@ -18,7 +18,7 @@ use linalg_core::param::{ParamError, at_least, positive};
 use linalg_core::{Control, Termination, Work};
 
 use crate::curvature::Curvature;
-use crate::first_order::{check_eval, check_start, eval};
+use crate::first_order::{check_eval, start_point};
 use crate::{Error, HessianKind, HessianModel, OptRecord, OptReport, Recorder, Result, RunParams};
 
 /// How `λ` is set from the gradient norm.
@@ -171,13 +171,10 @@ pub fn grn<O: Curvature>(
     observer: impl FnMut(&OptRecord) -> Control,
 ) -> Result<OptReport> {
     params.validate()?;
-    check_start(obj, x0)?;
-    let mut rec = Recorder::new(params.run, observer);
     let mut work = Work::default();
+    let (mut x, mut g, mut f) = start_point(obj, x0, &mut work)?;
     let n = obj.dim();
-    let mut x = x0.to_owned();
-    let mut g = Col::<f64>::zeros(n);
-    let mut f = eval(obj, x.as_ref(), &mut g, 0, &mut work)?;
+    let mut rec = Recorder::new(params.run, observer);
     let mut termination = rec.record(0, f, g.norm_l2());
     // γ for GradNorm; H for Mishchenko.
     let mut scale = match params.regularisation {

@@ -142,6 +142,8 @@ impl IterationRecord for OptRecord {
     }
 }
 
+// The fields every report shares (iterations, converged, termination,
+// history, elapsed, work) repeat by design: docs/architecture.md §2.
 /// The outcome of a run.
 #[derive(Debug, Clone)]
 pub struct OptReport {
@@ -250,6 +252,9 @@ pub enum Error {
     },
 }
 
+// `is_input_error` and `param_name` have the same shape in every crate's
+// `Error` (docs/architecture.md §3): each crate owns its enum, the CLI and
+// the shape tests rely on the two methods.
 impl Error {
     /// Whether the caller is at fault (bad parameters, sizes, start point)
     /// rather than the method (non-finite values met while iterating, a
@@ -266,7 +271,8 @@ impl Error {
     /// (also through the core's errors).
     pub fn param_name(&self) -> Option<&'static str> {
         match self {
-            Error::Param(p) | Error::Core(linalg_core::Error::Param(p)) => Some(p.name),
+            Error::Param(p) => Some(p.name),
+            Error::Core(e) => e.param_name(),
             _ => None,
         }
     }

@@ -70,6 +70,7 @@ pub fn crates() -> Vec<CrateInfo> {
     [
         ("linalg-core", true, "operators, Lanczos/Ritz, CG driver, Objective, Matrix Market/NPY I/O"),
         ("datasets", cfg!(feature = "datasets"), "embedded breast cancer, digits, iris, wine; seeded generators"),
+        // One row per crate (the same three fields each).
         (
             "deep-cg",
             cfg!(feature = "deep-cg"),

@@ -55,7 +55,8 @@ fn scale_rows_generic(
     ok
 }
 
-/// [`scale_rows_generic`] compiled for AVX2 + FMA.
+/// [`scale_rows_generic`] compiled for AVX2 + FMA. The signature repeats the
+/// generic kernel's on purpose: `#[target_feature]` needs its own function.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn scale_rows_avx2(

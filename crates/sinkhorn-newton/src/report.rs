@@ -50,6 +50,8 @@ impl IterationRecord for OtRecord {
     }
 }
 
+// The fields every report shares (iterations, converged, termination,
+// history, elapsed, work) repeat by design: docs/architecture.md §2.
 /// The outcome of a solve, with bins of zero mass restored.
 #[derive(Debug, Clone)]
 pub struct OtReport {

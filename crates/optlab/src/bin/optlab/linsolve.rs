@@ -4,10 +4,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use linalg_core::cg::{Cg, CgParams, CgReport};
+use linalg_core::faer::Col;
 use linalg_core::faer::matrix_free::IdentityPrecond;
-use linalg_core::faer::{Col, ColMut, ColRef};
 use linalg_core::io::{NpyDtype, read_matrix_market, read_npy_col, write_npy_col};
-use linalg_core::op::{FnOp, SparseOp, apply};
+use linalg_core::op::{SparseOp, apply};
+use linalg_core::precond;
 use linalg_core::{Control, Error};
 use serde_json::json;
 
@@ -96,7 +97,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         }
         None => apply(&op, Col::<f64>::ones(n).as_ref()),
     };
-    let diag = diagonal(op.inner());
+    let diag = precond::diagonal(op.inner().as_sparse().as_ref());
     // A non-positive diagonal entry proves A is not positive definite
     // (eᵢᵀAeᵢ = aᵢᵢ); say so before iterating.
     if let Some(i) = diag.iter().position(|d| d.is_nan() || *d <= 0.0) {
@@ -108,17 +109,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     // Preconditioner setup (timed as setup).
     let ic0 = if args.method == Method::Ic0Pcg {
-        let csc = op
-            .inner()
-            .as_sparse()
-            .as_ref()
-            .to_col_major()
-            .map_err(|e| {
-                Failure::BadInput(format!("{}: converting to CSC: {e:?}", mpath.display()))
-            })?;
-        Some(faer_precond::Ic0::try_new(csc.as_ref()).map_err(|e| {
+        Some(precond::ic0(op.inner().as_sparse().as_ref()).map_err(|e| {
             Failure::BadInput(format!(
-                "{}: incomplete Cholesky failed ({e}): the matrix is not positive definite, or IC(0) breaks down on it",
+                "{}: {e}: the matrix is not positive definite, or IC(0) breaks down on it",
                 mpath.display()
             ))
         })?)
@@ -132,11 +125,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             Control::Continue
         }),
         Method::JacobiPcg => {
-            let jacobi = FnOp::new(n, |mut out: ColMut<'_, f64>, r: ColRef<'_, f64>| {
-                for i in 0..r.nrows() {
-                    out[i] = r[i] / diag[i];
-                }
-            });
+            let jacobi = precond::jacobi(diag.iter().copied(), precond::ZeroDiagonal::Identity);
             solver.solve_with(&op, &jacobi, b.as_ref(), None, |_| Control::Continue)
         }
         Method::Ic0Pcg => {
@@ -200,18 +189,4 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         )));
     }
     Ok(())
-}
-
-fn diagonal(op: &SparseOp) -> Vec<f64> {
-    let a = op.as_sparse().as_ref();
-    (0..a.nrows())
-        .map(|i| {
-            a.col_idx_of_row_raw(i)
-                .iter()
-                .zip(a.val_of_row(i))
-                .filter(|(j, _)| **j == i)
-                .map(|(_, v)| *v)
-                .sum()
-        })
-        .collect()
 }

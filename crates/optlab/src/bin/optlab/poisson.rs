@@ -165,10 +165,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             regions.count(),
             singular
         );
-        println!("method            {}", method.name());
-        println!("iterations        {}", rep.iterations);
-        println!("termination       {}", rep.termination);
-        println!("‖b − Ax‖/‖b‖      {:.3e}", rep.relative_residual);
+        summary(
+            method.name(),
+            rep.iterations,
+            rep.termination,
+            rep.relative_residual,
+        );
         println!(
             "time              {:.1} ms solve + {:.1} ms setup",
             rep.seconds * 1e3,
@@ -189,6 +191,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             rep.relative_residual
         )
     })
+}
+
+/// The lines every method's text summary starts with.
+fn summary(method: &str, iterations: usize, termination: deep_cg::Termination, rel: f64) {
+    println!("method            {method}");
+    println!("iterations        {iterations}");
+    println!("termination       {termination}");
+    println!("‖b − Ax‖/‖b‖      {rel:.3e}");
 }
 
 #[cfg(not(feature = "burn"))]
@@ -274,10 +284,12 @@ fn run_dcdm(
             "device": args.device,
         }));
     } else {
-        println!("method            dcdm ({source}; k = {})", args.k);
-        println!("iterations        {}", rep.iterations);
-        println!("termination       {}", rep.termination);
-        println!("‖b − Ax‖/‖b‖      {:.3e}", rep.relative_residual);
+        crate::poisson::summary(
+            &format!("dcdm ({source}; k = {})", args.k),
+            rep.iterations,
+            rep.termination,
+            rep.relative_residual,
+        );
         println!(
             "time              {:.1} ms solve ({:.1} ms in the network) + {:.1} ms model load",
             rep.seconds * 1e3,

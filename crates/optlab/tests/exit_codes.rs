@@ -1,0 +1,296 @@
+//! The exit-code contract of every subcommand, as one table: bad input exits
+//! 2 with one stderr line naming the file or flag; a solver that ran and
+//! failed exits 1 after printing its report (with `--json`, one JSON object
+//! on stdout that says `"converged": false`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use linalg_core::faer::sparse::{SparseRowMat, Triplet};
+use linalg_core::faer::{Col, Mat};
+use linalg_core::io::{MtxSymmetry, NpyDtype, write_matrix_market, write_npy_col, write_npy_mat};
+
+/// One row: arguments (`{dir}` is the fixture folder), the exit code, a
+/// fragment the one stderr line must contain.
+struct Case {
+    args: &'static str,
+    code: i32,
+    stderr: &'static str,
+}
+
+const fn case(args: &'static str, code: i32, stderr: &'static str) -> Case {
+    Case { args, code, stderr }
+}
+
+const CASES: &[Case] = &[
+    // linsolve: files and matrices.
+    case("linsolve --matrix {dir}/missing.mtx", 2, "missing.mtx"),
+    case("linsolve --matrix {dir}/bad.mtx", 2, "line 3"),
+    case("linsolve --matrix {dir}/nonsym.mtx", 2, "not symmetric"),
+    case(
+        "linsolve --matrix {dir}/indef.mtx --json",
+        2,
+        "not positive definite",
+    ),
+    case(
+        "linsolve --matrix {dir}/indef2.mtx --rhs {dir}/e1.npy",
+        2,
+        "operator is not positive definite",
+    ),
+    case(
+        "linsolve --matrix {dir}/spd.mtx --rhs {dir}/short.npy",
+        2,
+        "length 2",
+    ),
+    case(
+        "linsolve --matrix {dir}/spd.mtx --rhs {dir}/garbage.npy",
+        2,
+        "garbage.npy",
+    ),
+    case("linsolve --matrix {dir}/spd.mtx --rtol=-1", 2, "rtol"),
+    case(
+        "linsolve --matrix {dir}/spd.mtx --max-iters 0",
+        2,
+        "max_iters",
+    ),
+    case(
+        "linsolve --matrix {dir}/spd.mtx --max-iters 2 --rtol 1e-14 --json",
+        1,
+        "did not converge",
+    ),
+    // poisson.
+    case("poisson --scene box --grid 2", 2, "at least 4"),
+    case("poisson --scene box --grid 12", 2, "power of two"),
+    case("poisson --scene teapot", 2, "unknown scene"),
+    case("poisson --method amg", 2, "amg"),
+    case("poisson --grid 8 --rhs {dir}/short.npy", 2, "length 2"),
+    case("poisson --grid 8 --rhs {dir}/nan512.npy", 2, "non-finite"),
+    case("poisson --grid 8 --rtol 2", 2, "rtol"),
+    case("poisson --grid 8 --max-iters 0", 2, "max_iters"),
+    case(
+        "poisson --scene smoke-plume --grid 16 --method cg --max-iters 3 --json",
+        1,
+        "did not converge",
+    ),
+    // ot.
+    case("ot --x {dir}/X.npy --y {dir}/Y.npy --reg 0", 2, "reg"),
+    case("ot --x {dir}/X.npy --y {dir}/Y.npy", 2, "--reg"),
+    case("ot --x {dir}/X.npy --y {dir}/Y.npy --eta -3", 2, "--eta"),
+    case(
+        "ot --x {dir}/X.npy --y {dir}/Y.npy --a {dir}/neg5.npy --reg 0.1",
+        2,
+        "invalid entry",
+    ),
+    case(
+        "ot --x {dir}/X.npy --y {dir}/Y.npy --a {dir}/short.npy --reg 0.1",
+        2,
+        "shape",
+    ),
+    case("ot --cost {dir}/missing.npy --reg 0.1", 2, "missing.npy"),
+    case("ot --problem nope --reg 0.1", 2, "unknown --problem"),
+    case(
+        "ot --problem digits-w2:0:99999 --reg 0.1",
+        2,
+        "out of range",
+    ),
+    case("ot --problem random-assignment:0 --reg 0.1", 2, "--problem"),
+    case(
+        "ot --problem random-assignment:30 --reg 0.01 --tol 0",
+        2,
+        "--tol",
+    ),
+    case(
+        "ot --problem random-assignment:30 --reg 0.01 --keep 0",
+        2,
+        "--keep",
+    ),
+    case(
+        "ot --problem random-assignment:30 --reg 0.01 --switch-ratio 2",
+        2,
+        "--switch-ratio",
+    ),
+    case(
+        "ot --problem random-assignment:30 --reg 0.01 --method sinkhorn --eps-scaling 1 --eps-factor 1",
+        2,
+        "--eps-factor",
+    ),
+    case(
+        "ot --problem random-assignment:60 --eta 1200 --method sinkhorn --max-iters 5 --json",
+        1,
+        "did not reach",
+    ),
+    case(
+        "ot --problem random-assignment:60 --eta 1200 --method sns --max-iters 1 --json",
+        1,
+        "did not reach",
+    ),
+    // optimize.
+    case("optimize --problem nope --method gd", 2, "--problem"),
+    case("optimize --problem logistic --method grn", 2, "dataset"),
+    case("optimize --problem logistic:nope --method grn", 2, "nope"),
+    case(
+        "optimize --problem rosenbrock --method adam --lr=-1",
+        2,
+        "--lr",
+    ),
+    case(
+        "optimize --problem rosenbrock --method adam --beta1 1.5",
+        2,
+        "--beta1",
+    ),
+    case(
+        "optimize --problem rosenbrock --method nesterov --l 1 --mu 2",
+        2,
+        "--mu",
+    ),
+    case(
+        "optimize --problem rosenbrock --method gd --tol=-1",
+        2,
+        "--tol",
+    ),
+    case("optimize --problem rosenbrock:1 --method grn", 2, "n"),
+    case(
+        "optimize --problem logsumexp --method grn-fisher",
+        2,
+        "Fisher",
+    ),
+    case(
+        "optimize --problem rosenbrock --method gd --lr 1e-3 --x0 {dir}/short3.npy",
+        2,
+        "starting point",
+    ),
+    case(
+        "optimize --problem rosenbrock --method gd --lr 1e-3 --x0 {dir}/nan2.npy",
+        2,
+        "--x0",
+    ),
+    case(
+        "optimize --problem rosenbrock --method gd --lr 1e-4 --max-iters 3 --json",
+        1,
+        "did not converge",
+    ),
+    // tour, info and the reserved subcommands.
+    case("tour --grid 2", 2, "--grid"),
+    case("bilevel", 1, "not available yet"),
+    case("relu", 1, "not available yet"),
+    case("spectrum", 1, "not available yet"),
+    case("info --nope", 2, "--nope"),
+];
+
+fn write_fixtures(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mtx = |name: &str, n: usize, t: &[Triplet<usize, usize, f64>], sym| {
+        let a = SparseRowMat::try_new_from_triplets(n, n, t).unwrap();
+        write_matrix_market(dir.join(name), &a, sym).unwrap();
+    };
+    let t = |i, j, v| Triplet::new(i, j, v);
+    mtx(
+        "nonsym.mtx",
+        2,
+        &[t(0, 0, 2.0), t(0, 1, 1.0), t(1, 1, 2.0)],
+        MtxSymmetry::General,
+    );
+    mtx(
+        "indef.mtx",
+        3,
+        &[t(0, 0, 1.0), t(1, 1, -1.0), t(2, 2, 3.0)],
+        MtxSymmetry::General,
+    );
+    // Positive diagonal but indefinite (eigenvalues 3 and −1): CG's curvature check.
+    mtx(
+        "indef2.mtx",
+        2,
+        &[t(0, 0, 1.0), t(0, 1, 2.0), t(1, 0, 2.0), t(1, 1, 1.0)],
+        MtxSymmetry::Symmetric,
+    );
+    // A 200 × 200 SPD tridiagonal matrix (CG needs many iterations).
+    let mut tri = Vec::new();
+    for i in 0..200 {
+        tri.push(t(i, i, 2.0 + 1e-3));
+        if i + 1 < 200 {
+            tri.push(t(i, i + 1, -1.0));
+            tri.push(t(i + 1, i, -1.0));
+        }
+    }
+    mtx("spd.mtx", 200, &tri, MtxSymmetry::General);
+    std::fs::write(
+        dir.join("bad.mtx"),
+        "%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1 oops\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("garbage.npy"), b"\x93NUMPY\x01\x00garbage").unwrap();
+    let col =
+        |name: &str, v: Col<f64>| write_npy_col(dir.join(name), v.as_ref(), NpyDtype::F64).unwrap();
+    col(
+        "e1.npy",
+        Col::from_fn(2, |i| if i == 0 { 1.0 } else { 0.0 }),
+    );
+    col("short.npy", Col::ones(2));
+    col("short3.npy", Col::zeros(3));
+    col(
+        "nan2.npy",
+        Col::from_fn(2, |i| if i == 1 { f64::NAN } else { 0.0 }),
+    );
+    col(
+        "nan512.npy",
+        Col::from_fn(512, |i| if i == 7 { f64::NAN } else { 1.0 }),
+    );
+    col(
+        "neg5.npy",
+        Col::from_fn(5, |i| if i == 0 { -0.2 } else { 0.3 }),
+    );
+    let mat =
+        |name: &str, m: Mat<f64>| write_npy_mat(dir.join(name), m.as_ref(), NpyDtype::F64).unwrap();
+    mat("X.npy", Mat::from_fn(5, 2, |i, j| (i + j) as f64 * 0.1));
+    mat("Y.npy", Mat::from_fn(4, 2, |i, j| (i * j) as f64 * 0.2));
+}
+
+fn fixture_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("optlab-exit-codes-{}", std::process::id()))
+}
+
+#[test]
+fn every_subcommand_keeps_the_exit_code_contract() {
+    let dir = fixture_dir();
+    write_fixtures(&dir);
+    let mut failures = Vec::new();
+    for c in CASES {
+        let line = c.args.replace("{dir}", dir.to_str().unwrap());
+        let args: Vec<&str> = line.split_whitespace().collect();
+        let o = Command::new(env!("CARGO_BIN_EXE_optlab"))
+            .args(&args)
+            .output()
+            .expect("the optlab binary runs");
+        let err = String::from_utf8_lossy(&o.stderr);
+        let mut why = Vec::new();
+        if o.status.code() != Some(c.code) {
+            why.push(format!("exit {:?}, expected {}", o.status.code(), c.code));
+        }
+        if !err.contains(c.stderr) {
+            why.push(format!("stderr lacks `{}`", c.stderr));
+        }
+        // Clap's usage errors print a usage block; ours are one line.
+        let ours = !err.contains("Usage:");
+        if ours && err.trim_end().lines().count() != 1 {
+            why.push("stderr is not one line".into());
+        }
+        if c.code == 1 && args.contains(&"--json") {
+            match serde_json::from_slice::<serde_json::Value>(&o.stdout) {
+                Ok(v) if v["converged"] == false && v.is_object() => {}
+                _ => why.push("no JSON report with \"converged\": false on stdout".into()),
+            }
+        }
+        if c.code == 2 && !o.stdout.is_empty() {
+            why.push("bad input printed a report".into());
+        }
+        if !why.is_empty() {
+            failures.push(format!(
+                "`optlab {}`: {}\n  stderr: {err}",
+                c.args,
+                why.join("; ")
+            ));
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
