@@ -148,6 +148,7 @@ impl DcdmParams {
 }
 
 /// One DCDM iteration, as seen by observers and stored in the history.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DcdmRecord {
     /// Iterations completed (0 = the start, `‖r₀‖/‖b‖ = 1`).
@@ -170,10 +171,12 @@ impl IterationRecord for DcdmRecord {
 // The fields every report shares (iterations, converged, termination,
 // history, elapsed, work) repeat by design: docs/architecture.md §2.
 /// The outcome of [`dcdm`].
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone)]
 pub struct DcdmReport {
     /// The model's name.
     pub model: String,
+    #[cfg_attr(feature = "serde", serde(skip))]
     /// Solution (gauge fixed: zero mean on each singular region).
     pub x: Col<f64>,
     /// Iterations done.
@@ -187,6 +190,7 @@ pub struct DcdmReport {
     /// One record per iteration (entry 0 is the start): the residual and
     /// the time at which it was reached (time to any tolerance from one run).
     pub history: Vec<DcdmRecord>,
+    #[cfg_attr(feature = "serde", serde(skip))]
     /// Wall time of the solve.
     pub elapsed: Duration,
     /// Wall time of the solve in seconds (`elapsed` as `f64`).

@@ -1,16 +1,12 @@
 //! The pressure Poisson matrix of a scene: a matrix-free 7-point stencil
 //! operator, its CSR assembly, and right-hand sides.
 
-use faer::dyn_stack::{MemStack, StackReq};
-use faer::matrix_free::LinOp;
 use faer::sparse::{SparseRowMat, Triplet};
-use faer::{Col, MatMut, MatRef, Par};
+use faer::{Col, Par};
 use linalg_core::faer;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
-
-use linalg_core::op::for_each_col;
 
 use crate::grid::{CellKind, Grid, Regions};
 use crate::{Error, Result};
@@ -371,20 +367,8 @@ impl PoissonSystem {
     }
 }
 
-impl LinOp<f64> for PoissonSystem {
-    fn apply_scratch(&self, _rhs_ncols: usize, _par: Par) -> StackReq {
-        StackReq::EMPTY
-    }
-    fn nrows(&self) -> usize {
-        self.len()
-    }
-    fn ncols(&self) -> usize {
-        self.len()
-    }
-    fn apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, _: &mut MemStack) {
-        for_each_col(out, rhs, |o, x| self.stencil.apply_slices(o, x, par));
-    }
-    fn conj_apply(&self, out: MatMut<'_, f64>, rhs: MatRef<'_, f64>, par: Par, s: &mut MemStack) {
-        self.apply(out, rhs, par, s)
-    }
-}
+// The public operator of the system (any Krylov method takes it), by the
+// workspace's slice-kernel adaptor.
+linalg_core::impl_slice_linop!(PoissonSystem, |s| s.len(), |s, out, x, par| s
+    .stencil
+    .apply_slices(out, x, par));

@@ -111,11 +111,19 @@ impl Default for SolveParams {
 
 // The fields every report shares (iterations, converged, termination,
 // history, elapsed, work) repeat by design: docs/architecture.md §2.
+#[cfg(feature = "serde")]
+fn method_name<S: serde::Serializer>(m: &Method, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(m.name())
+}
+
 /// The outcome of a solve, the same for every method.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone)]
 pub struct SolveReport {
+    #[cfg_attr(feature = "serde", serde(serialize_with = "method_name"))]
     /// The method.
     pub method: Method,
+    #[cfg_attr(feature = "serde", serde(skip))]
     /// The solution, with the gauge fixed (zero mean on each singular region).
     pub x: Col<f64>,
     /// Iterations performed.
@@ -129,6 +137,7 @@ pub struct SolveReport {
     /// CG's record of each iteration (entry 0 is the start): the recursive
     /// relative residual and the time since the start of the solve.
     pub history: Vec<CgRecord>,
+    #[cfg_attr(feature = "serde", serde(skip))]
     /// Solve time (without setup).
     pub elapsed: Duration,
     /// Solve time in seconds (without setup; `elapsed` as `f64`).

@@ -347,6 +347,14 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
         assert!(Trainer::resume(&dir, &device).is_err());
         let bad = TrainConfig { lr: 0.0, ..config };
-        assert!(a.fit(&st, &samples, 1, &bad, None, |_| {}).is_err());
+        let e = a.fit(&st, &samples, 1, &bad, None, |_| {}).unwrap_err();
+        assert_eq!(e.param_name(), Some("lr"));
+        for (c, name) in [
+            (config.lr(f64::NAN), "lr"),
+            (config.batch_size(0), "batch_size"),
+            (config.val_fraction(1.0), "val_fraction"),
+        ] {
+            assert_eq!(c.validate().unwrap_err().param_name(), Some(name));
+        }
     }
 }

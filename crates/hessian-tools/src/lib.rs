@@ -22,14 +22,9 @@ pub enum Error {
     /// An error from the numerical core (dimensions, non-finite values, I/O).
     #[error(transparent)]
     Core(#[from] linalg_core::Error),
-    /// A hyperparameter outside its valid range.
-    #[error("invalid parameter `{name}`: {reason}")]
-    InvalidParameter {
-        /// Parameter name.
-        name: &'static str,
-        /// Why it was rejected.
-        reason: String,
-    },
+    /// A hyperparameter outside its valid range (see `linalg_core::param`).
+    #[error(transparent)]
+    Param(#[from] linalg_core::ParamError),
 }
 
 /// `Result` with this crate's [`Error`].

@@ -88,6 +88,7 @@ impl CgParams {
 }
 
 /// One iteration of a CG run, as seen by observers and stored in the history.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CgRecord {
     /// Iterations completed (0 = the starting point).
@@ -110,8 +111,10 @@ impl IterationRecord for CgRecord {
 // The fields every report shares (iterations, converged, termination,
 // history, elapsed, work) repeat by design: docs/architecture.md §2.
 /// The outcome of a CG run.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone)]
 pub struct CgReport {
+    #[cfg_attr(feature = "serde", serde(skip))]
     /// The final iterate.
     pub x: Col<f64>,
     /// Iterations performed.
@@ -124,6 +127,10 @@ pub struct CgReport {
     pub relative_residual: f64,
     /// One record per iteration, starting at iteration 0.
     pub history: Vec<CgRecord>,
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "seconds", serialize_with = "crate::solver::as_seconds")
+    )]
     /// Wall time of the solve.
     pub elapsed: Duration,
     /// Operator and preconditioner applications (the initial residual's `A x₀` included).

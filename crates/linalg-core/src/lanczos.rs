@@ -82,6 +82,7 @@ impl LanczosParams {
 }
 
 /// One Lanczos step, as seen by observers and stored in the history.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LanczosRecord {
     /// Steps completed (1 = the first `α` is known).
@@ -106,6 +107,7 @@ impl IterationRecord for LanczosRecord {
 // The fields every report shares (iterations, converged, termination,
 // history, elapsed, work) repeat by design: docs/architecture.md §2.
 /// The result of `k` Lanczos steps: `A V_k = V_k T_k + β_k v_{k+1} e_kᵀ`.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone)]
 pub struct LanczosResult {
     /// Diagonal of `T_k` (length `k`).
@@ -115,6 +117,7 @@ pub struct LanczosResult {
     /// `β_k = ‖A v_k − α_k v_k − β_{k−1} v_{k−1}‖`, the norm of the residual of the
     /// last step (zero up to rounding when the Krylov space is invariant).
     pub residual_norm: f64,
+    #[cfg_attr(feature = "serde", serde(skip))]
     /// The orthonormal basis `V_k` (`n × k`), when kept.
     pub basis: Option<Mat<f64>>,
     /// Steps taken (`k`; fewer than requested after a breakdown or a stop).
@@ -128,6 +131,10 @@ pub struct LanczosResult {
     pub termination: Termination,
     /// One record per step.
     pub history: Vec<LanczosRecord>,
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "seconds", serialize_with = "crate::solver::as_seconds")
+    )]
     /// Wall time.
     pub elapsed: std::time::Duration,
     /// Operator applications (one per step).

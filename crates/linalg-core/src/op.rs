@@ -140,6 +140,66 @@ impl<F: Fn(&mut [f64], &[f64]) + Sync> LinOp<f64> for SliceOp<F> {
 
 impl<F: Fn(&mut [f64], &[f64]) + Sync> Precond<f64> for SliceOp<F> {}
 
+/// Implements `LinOp<f64>` for a public square type by
+/// a slice kernel, as [`SliceOp`] does for closures: `$dim` gives the size,
+/// `$kernel(out, x, par)` writes the product.
+///
+/// ```
+/// use linalg_core::{impl_slice_linop, faer::Par};
+/// #[derive(Debug)]
+/// struct Diag(Vec<f64>);
+/// impl Diag {
+///     fn apply(&self, out: &mut [f64], x: &[f64], _par: Par) {
+///         for ((o, d), v) in out.iter_mut().zip(&self.0).zip(x) { *o = d * v; }
+///     }
+/// }
+/// impl_slice_linop!(Diag, |s| s.0.len(), |s, out, x, par| s.apply(out, x, par));
+/// let d = Diag(vec![1.0, 2.0]);
+/// let y = linalg_core::op::apply(&d, linalg_core::faer::Col::ones(2).as_ref());
+/// assert_eq!(y[1], 2.0);
+/// ```
+#[macro_export]
+macro_rules! impl_slice_linop {
+    ($ty:ty, |$s:ident| $dim:expr, |$k:ident, $out:ident, $x:ident, $par:ident| $kernel:expr) => {
+        impl $crate::faer::matrix_free::LinOp<f64> for $ty {
+            fn apply_scratch(
+                &self,
+                _: usize,
+                _: $crate::faer::Par,
+            ) -> $crate::faer::dyn_stack::StackReq {
+                $crate::faer::dyn_stack::StackReq::EMPTY
+            }
+            fn nrows(&self) -> usize {
+                let $s = self;
+                $dim
+            }
+            fn ncols(&self) -> usize {
+                let $s = self;
+                $dim
+            }
+            fn apply(
+                &self,
+                out: $crate::faer::MatMut<'_, f64>,
+                rhs: $crate::faer::MatRef<'_, f64>,
+                $par: $crate::faer::Par,
+                _: &mut $crate::faer::dyn_stack::MemStack,
+            ) {
+                let $k = self;
+                $crate::op::for_each_col(out, rhs, |$out: &mut [f64], $x: &[f64]| $kernel);
+            }
+            fn conj_apply(
+                &self,
+                out: $crate::faer::MatMut<'_, f64>,
+                rhs: $crate::faer::MatRef<'_, f64>,
+                par: $crate::faer::Par,
+                stack: &mut $crate::faer::dyn_stack::MemStack,
+            ) {
+                $crate::faer::matrix_free::LinOp::apply(self, out, rhs, par, stack)
+            }
+        }
+    };
+}
+
 /// Materialises an operator as a dense matrix by applying it to the identity
 /// (for tests and small problems).
 pub fn to_dense(op: &impl LinOp<f64>) -> Mat<f64> {

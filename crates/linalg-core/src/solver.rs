@@ -67,6 +67,20 @@ impl Termination {
     }
 }
 
+#[cfg(feature = "serde")]
+impl serde::Serialize for Termination {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Serialises a [`Duration`] as seconds (`f64`): the reports' `elapsed`
+/// appears in JSON as `seconds`.
+#[cfg(feature = "serde")]
+pub fn as_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
 impl std::fmt::Display for Termination {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -97,6 +111,7 @@ pub trait IterationRecord: Clone {
 ///
 /// Rejected trials count: a line-search or regularisation trial that was
 /// thrown away still evaluated its gradient.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub struct Work {
     /// Applications of the system operator (`A x`, the kernel `K v` / `Kᵀu`,

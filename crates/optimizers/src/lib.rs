@@ -121,6 +121,7 @@ impl<O: FnMut(&OptRecord) -> Control> Recorder<O> {
 }
 
 /// One iterate of a run (`iteration = 0` is the starting point).
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OptRecord {
     /// Iteration number.
@@ -145,10 +146,12 @@ impl IterationRecord for OptRecord {
 // The fields every report shares (iterations, converged, termination,
 // history, elapsed, work) repeat by design: docs/architecture.md §2.
 /// The outcome of a run.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone)]
 pub struct OptReport {
     /// Method name (as the CLI spells it).
     pub method: &'static str,
+    #[cfg_attr(feature = "serde", serde(skip))]
     /// Final iterate.
     pub x: Col<f64>,
     /// `f(x)`.
@@ -163,6 +166,10 @@ pub struct OptReport {
     pub termination: Termination,
     /// Every iterate's value and gradient norm, from `k = 0`.
     pub history: Vec<OptRecord>,
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "seconds", serialize_with = "linalg_core::solver::as_seconds")
+    )]
     /// Wall time.
     pub elapsed: Duration,
     /// Gradient evaluations, Hessian models and Hessian-vector products,

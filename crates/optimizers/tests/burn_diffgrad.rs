@@ -189,14 +189,20 @@ fn trains_an_mlp_on_digits_and_resumes_bit_identically() {
 }
 
 #[test]
-fn bad_hyperparameters_are_rejected() {
-    assert!(DiffGradConfig::new().with_beta_1(1.0).validate().is_err());
-    assert!(DiffGradConfig::new().with_epsilon(0.0).validate().is_err());
-    assert!(
-        DiffGradConfig::new()
-            .with_weight_decay(-1.0)
-            .validate()
-            .is_err()
+fn bad_hyperparameters_are_rejected_by_name() {
+    let name = |c: DiffGradConfig| c.validate().unwrap_err().param_name();
+    assert_eq!(name(DiffGradConfig::new().with_beta_1(1.0)), Some("beta_1"));
+    assert_eq!(
+        name(DiffGradConfig::new().with_beta_2(-0.1)),
+        Some("beta_2")
+    );
+    assert_eq!(
+        name(DiffGradConfig::new().with_epsilon(0.0)),
+        Some("epsilon")
+    );
+    assert_eq!(
+        name(DiffGradConfig::new().with_weight_decay(-1.0)),
+        Some("weight_decay")
     );
     assert!(DiffGradConfig::new().validate().is_ok());
 }

@@ -18,6 +18,13 @@ pub enum Stage {
     Newton,
 }
 
+#[cfg(feature = "serde")]
+impl serde::Serialize for Stage {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl Stage {
     /// Lower-case name used in JSON reports.
     pub fn as_str(&self) -> &'static str {
@@ -29,6 +36,7 @@ impl Stage {
 }
 
 /// One iteration of a run.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OtRecord {
     /// Iterations completed (both stages together).
@@ -53,12 +61,16 @@ impl IterationRecord for OtRecord {
 // The fields every report shares (iterations, converged, termination,
 // history, elapsed, work) repeat by design: docs/architecture.md §2.
 /// The outcome of a solve, with bins of zero mass restored.
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone)]
 pub struct OtReport {
+    #[cfg_attr(feature = "serde", serde(skip))]
     /// Row potential `x` (0 on dropped bins).
     pub x: Col<f64>,
+    #[cfg_attr(feature = "serde", serde(skip))]
     /// Column potential `y` (0 on dropped bins).
     pub y: Col<f64>,
+    #[cfg_attr(feature = "serde", serde(skip))]
     /// The transport plan `P_ij = exp((x_i + y_j − C_ij)/ε − 1)` (zero rows/columns on dropped bins).
     pub plan: Mat<f64>,
     /// Transport cost `⟨C, P⟩`.
@@ -79,6 +91,10 @@ pub struct OtReport {
     pub termination: Termination,
     /// Per-iteration records.
     pub history: Vec<OtRecord>,
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "seconds", serialize_with = "linalg_core::solver::as_seconds")
+    )]
     /// Wall time.
     pub elapsed: Duration,
     /// Passes over the `n × m` kernel or cost (`matvecs`: sweeps count two,

@@ -12,7 +12,7 @@ use linalg_core::precond;
 use linalg_core::{Control, Error};
 use serde_json::json;
 
-use crate::{Failure, print_json};
+use crate::{Failure, print_json, to_json};
 
 /// Solver choice of `optlab linsolve`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -161,6 +161,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "seconds": seconds,
             "setup_seconds": setup_seconds,
             "residual_history": report.history.iter().map(|r| r.relative_residual).collect::<Vec<_>>(),
+            "work": to_json(&report.work),
         }));
     } else {
         println!(

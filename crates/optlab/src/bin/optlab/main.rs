@@ -119,14 +119,10 @@ pub fn outcome(converged: bool, what: impl FnOnce() -> String) -> Result<(), Fai
     }
 }
 
-/// A work count as a JSON object (the report's `work` field).
-pub fn work_json(w: &linalg_core::Work) -> serde_json::Value {
-    serde_json::Value::Object(
-        w.entries()
-            .iter()
-            .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
-            .collect(),
-    )
+/// A serialisable part of a report (a history, a work count) as JSON, with
+/// the report's own field names (feature `serde` of the crates).
+pub fn to_json(v: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
 fn main() -> ExitCode {

@@ -15,7 +15,7 @@ use optimizers::{
 };
 use serde_json::json;
 
-use crate::{Failure, outcome, print_json, work_json};
+use crate::{Failure, outcome, print_json, to_json};
 
 /// `--method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -340,14 +340,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "seconds": rep.elapsed.as_secs_f64(),
             "converged": rep.converged,
             "termination": rep.termination.as_str(),
-            "work": work_json(&rep.work),
+            "work": to_json(&rep.work),
             "x": if rep.x.nrows() <= 16 { json!(rep.x.iter().collect::<Vec<_>>()) } else { json!(null) },
-            "history": rep.history.iter().map(|h| json!({
-                "iteration": h.iteration,
-                "value": h.value,
-                "grad_norm": h.grad_norm,
-                "seconds": h.seconds,
-            })).collect::<Vec<_>>(),
+            "history": to_json(&rep.history),
         }));
     } else {
         println!("problem      {} (n = {})", args.problem, x0.nrows());

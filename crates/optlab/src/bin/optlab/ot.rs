@@ -10,7 +10,7 @@ use sinkhorn_newton::{
     newton_dense, sinkhorn, sns,
 };
 
-use crate::{Failure, outcome, print_json, work_json};
+use crate::{Failure, outcome, print_json, to_json};
 
 /// Solver choice of `optlab ot`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -298,13 +298,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "marginal_error": rep.marginal_error,
             "converged": rep.converged,
             "termination": rep.termination.as_str(),
-            "work": work_json(&rep.work),
-            "history": rep.history.iter().map(|h| json!({
-                "iteration": h.iteration,
-                "stage": h.stage.as_str(),
-                "marginal_error": if h.marginal_error.is_finite() { json!(h.marginal_error) } else { json!(null) },
-                "seconds": h.seconds,
-            })).collect::<Vec<_>>(),
+            "work": to_json(&rep.work),
+            "history": to_json(&rep.history),
         }));
     } else {
         println!(

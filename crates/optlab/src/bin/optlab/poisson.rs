@@ -7,7 +7,7 @@ use linalg_core::faer::Col;
 use linalg_core::io::{MtxSymmetry, NpyDtype, read_npy_col, write_matrix_market, write_npy_col};
 use serde_json::json;
 
-use crate::{Failure, outcome, print_json, work_json};
+use crate::{Failure, outcome, print_json, to_json};
 
 /// `optlab poisson` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -150,7 +150,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "inconsistency": rep.inconsistency,
             "residual_history": rep.history.iter().map(|r| r.relative_residual).collect::<Vec<_>>(),
             "history_seconds": rep.history.iter().map(|r| r.seconds).collect::<Vec<_>>(),
-            "work": work_json(&rep.work),
+            "work": to_json(&rep.work),
         }));
     } else {
         println!(
@@ -279,7 +279,7 @@ fn run_dcdm(
             "projected": rep.projected,
             "residual_history": rep.history.iter().map(|r| r.relative_residual).collect::<Vec<_>>(),
             "history_seconds": rep.history.iter().map(|r| r.seconds).collect::<Vec<_>>(),
-            "work": work_json(&rep.work),
+            "work": to_json(&rep.work),
             "residual_mode": args.residual,
             "device": args.device,
         }));
