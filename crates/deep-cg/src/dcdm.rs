@@ -2,7 +2,18 @@
 //! 2023, Algorithm 1 and the official `dcdm` function), generic over the
 //! model that proposes search directions.
 //!
-//! Each iteration: the model sees the normalised residual `r/‖r‖` and
+//! ```text
+//! Algorithm 1 (DCDM)
+//!   r₀ = b − A x₀
+//!   for k = 1, 2, …
+//!     q = f(r_{k−1} / ‖r_{k−1}‖)                    # the network (any model)
+//!     q ← q − Σ_{j ∈ last k} (qᵀA d_j / d_jᵀA d_j) d_j   # A-orthogonalise
+//!     α = qᵀ r_{k−1} / qᵀA q;   x_k = x_{k−1} + α q;   d_k = q
+//!     r_k = b − A x_k
+//!   until ‖r_k‖ ≤ rtol ‖r₀‖
+//! ```
+//!
+//! Each iteration in detail: the model sees the normalised residual `r/‖r‖` and
 //! returns `q`; `q` is projected onto the range of `A` (zero on non-fluid
 //! cells, zero mean on pure-Neumann regions) and A-orthogonalised against
 //! the last `k` directions by modified Gram–Schmidt; then
@@ -15,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use linalg_core::faer::{Col, ColRef, Par};
 use linalg_core::param::{at_least, positive};
-use linalg_core::{Control, IterationRecord, Recorder, Termination, Work};
+use linalg_core::{Control, Recorder, Termination, Work};
 
 use crate::{Error, PoissonSystem, Result};
 
@@ -159,14 +170,7 @@ pub struct DcdmRecord {
     pub seconds: f64,
 }
 
-impl IterationRecord for DcdmRecord {
-    fn iteration(&self) -> usize {
-        self.iteration
-    }
-    fn seconds(&self) -> f64 {
-        self.seconds
-    }
-}
+linalg_core::impl_iteration_record!(DcdmRecord);
 
 // The fields every report shares (iterations, converged, termination,
 // history, elapsed, work) repeat by design: docs/architecture.md §2.

@@ -23,7 +23,7 @@ use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Col, ColRef, MatMut, MatRef, Par};
 
 use crate::op::{check_dim, check_finite, check_square};
-use crate::solver::{Control, IterationRecord, Recorder, Termination, Work};
+use crate::solver::{Control, Recorder, Termination, Work};
 use crate::{Definiteness, Error, Result};
 
 /// Parameters of [`Cg`], validated by [`CgParams::validate`].
@@ -99,14 +99,7 @@ pub struct CgRecord {
     pub seconds: f64,
 }
 
-impl IterationRecord for CgRecord {
-    fn iteration(&self) -> usize {
-        self.iteration
-    }
-    fn seconds(&self) -> f64 {
-        self.seconds
-    }
-}
+crate::impl_iteration_record!(CgRecord);
 
 // The fields every report shares (iterations, converged, termination,
 // history, elapsed, work) repeat by design: docs/architecture.md §2.

@@ -11,7 +11,7 @@ use faer::matrix_free::LinOp;
 use faer::{Accum, Col, ColRef, Mat, Par, Side};
 
 use crate::op::{check_dim, check_finite, check_square};
-use crate::solver::{Control, IterationRecord, Recorder, Termination, Work};
+use crate::solver::{Control, Recorder, Termination, Work};
 use crate::{Error, Result};
 
 /// Reorthogonalisation strategy of the Lanczos process.
@@ -95,14 +95,7 @@ pub struct LanczosRecord {
     pub seconds: f64,
 }
 
-impl IterationRecord for LanczosRecord {
-    fn iteration(&self) -> usize {
-        self.iteration
-    }
-    fn seconds(&self) -> f64 {
-        self.seconds
-    }
-}
+crate::impl_iteration_record!(LanczosRecord);
 
 // The fields every report shares (iterations, converged, termination,
 // history, elapsed, work) repeat by design: docs/architecture.md §2.

@@ -106,6 +106,22 @@ pub trait IterationRecord: Clone {
     fn seconds(&self) -> f64;
 }
 
+/// Implements [`IterationRecord`] for record structs with the fields
+/// `iteration: usize` and `seconds: f64` (every record of the workspace).
+#[macro_export]
+macro_rules! impl_iteration_record {
+    ($($ty:ty),* $(,)?) => {$(
+        impl $crate::solver::IterationRecord for $ty {
+            fn iteration(&self) -> usize {
+                self.iteration
+            }
+            fn seconds(&self) -> f64 {
+                self.seconds
+            }
+        }
+    )*};
+}
+
 /// The work a run did, counted where it is done, so methods can be compared
 /// at equal work. Fields that do not apply to a method stay 0.
 ///

@@ -1,6 +1,18 @@
 //! First-order methods on a [`linalg_core::Objective`] with one driver:
 //! gradient descent (fixed step or Armijo backtracking), Nesterov (convex and
 //! strongly convex), the triple momentum method, Adam, AMSGrad and diffGrad.
+//!
+//! ```text
+//! diffGrad (Dubey et al. 2019, Algorithm 1; torch-optimizer's form)
+//!   m_t = β₁ m_{t−1} + (1 − β₁) g_t;   v_t = β₂ v_{t−1} + (1 − β₂) g_t²
+//!   ξ_t = sigmoid(|g_{t−1} − g_t|)                    # the friction coefficient
+//!   x_t = x_{t−1} − lr · √(1 − β₂ᵗ)/(1 − β₁ᵗ) · ξ_t m_t / (√v_t + ε)
+//! ```
+//!
+//! Deviations: none from torch-optimizer (the paper's bias correction is
+//! folded into the step size; `g_0 = 0`). The other methods follow PyTorch
+//! (Adam, AMSGrad) and the textbook updates written at each match arm; every
+//! method keeps its own state, allocated once, updated in place.
 
 use linalg_core::faer::{Col, ColRef, unzip, zip};
 use linalg_core::param::{finite, in_range, in_unit_interval, nonnegative, positive};

@@ -2,9 +2,19 @@
 //! the official `epfml/grad-norm-smooth` code) with exact or approximate
 //! Hessians, and Mishchenko's `λ = √(H‖g‖)` variant.
 //!
-//! Step: `x⁺ = x − (H + λI)⁻¹ g`, `λ = ‖g‖/γ`. Accept when
-//! `f(x) − f(x⁺) ≥ ‖g(x⁺)‖²/(8λ)` and double `γ`; otherwise halve `γ` and
-//! retry (at most `max_trials` times per iteration). A failed factorisation
+//! ```text
+//! Algorithm 1 (gradient-regularised Newton, adaptive γ)
+//!   input: x₀, γ₀
+//!   for k = 0, 1, …
+//!     repeat                                      # at most max_trials trials
+//!       λ = ‖∇f(x_k)‖ / γ                         # Mishchenko: λ = √(H‖∇f‖)
+//!       x⁺ = x_k − (H(x_k) + λI)⁻¹ ∇f(x_k)        # H: exact / GN / Fisher / diagonal
+//!       if f(x_k) − f(x⁺) ≥ ‖∇f(x⁺)‖² / (8λ):  accept; γ ← 2γ   (H ← H/2)
+//!       else γ ← γ/2                                              (H ← 2H)
+//!     x_{k+1} = x⁺
+//! ```
+//!
+//! Deviations: a failed factorisation
 //! is a rejected trial — never a stale step (the official code reuses the
 //! previous trial there). When the required decrease is below the round-off
 //! of `f` (a few ulps), a trial is accepted if it lowers `‖g‖` instead.

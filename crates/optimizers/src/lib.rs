@@ -134,14 +134,7 @@ pub struct OptRecord {
     pub seconds: f64,
 }
 
-impl IterationRecord for OptRecord {
-    fn iteration(&self) -> usize {
-        self.iteration
-    }
-    fn seconds(&self) -> f64 {
-        self.seconds
-    }
-}
+linalg_core::impl_iteration_record!(OptRecord);
 
 // The fields every report shares (iterations, converged, termination,
 // history, elapsed, work) repeat by design: docs/architecture.md §2.

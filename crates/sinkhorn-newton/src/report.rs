@@ -5,7 +5,7 @@ use std::time::Duration;
 use linalg_core::faer::sparse::{SparseColMat, Triplet};
 use linalg_core::faer::{Col, Mat};
 use linalg_core::param::{ParamError, nonnegative};
-use linalg_core::{IterationRecord, Termination, Work};
+use linalg_core::{Termination, Work};
 
 use crate::Result;
 
@@ -49,14 +49,7 @@ pub struct OtRecord {
     pub seconds: f64,
 }
 
-impl IterationRecord for OtRecord {
-    fn iteration(&self) -> usize {
-        self.iteration
-    }
-    fn seconds(&self) -> f64 {
-        self.seconds
-    }
-}
+linalg_core::impl_iteration_record!(OtRecord);
 
 // The fields every report shares (iterations, converged, termination,
 // history, elapsed, work) repeat by design: docs/architecture.md §2.
