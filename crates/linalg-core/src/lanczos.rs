@@ -53,6 +53,11 @@ impl LanczosParams {
             par: Par::Seq,
         }
     }
+    /// Sets the number of steps.
+    pub fn steps(mut self, steps: usize) -> Self {
+        self.steps = steps;
+        self
+    }
     /// Sets the reorthogonalisation strategy.
     pub fn reorth(mut self, r: Reorthogonalization) -> Self {
         self.reorth = r;
@@ -99,6 +104,13 @@ crate::impl_iteration_record!(LanczosRecord);
 
 // The fields every report shares (iterations, converged, termination,
 // history, elapsed, work) repeat by design: docs/architecture.md §2.
+impl Default for LanczosParams {
+    /// 100 steps, full reorthogonalisation, basis kept.
+    fn default() -> Self {
+        Self::new(100)
+    }
+}
+
 /// The result of `k` Lanczos steps: `A V_k = V_k T_k + β_k v_{k+1} e_kᵀ`.
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone)]

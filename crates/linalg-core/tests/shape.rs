@@ -108,6 +108,12 @@ fn every_invalid_parameter_is_named() {
     ] {
         assert_eq!(name_of(p.validate()), name);
     }
+    assert!(CgParams::default().validate().is_ok());
+    assert!(LanczosParams::default().validate().is_ok());
+    assert_eq!(
+        name_of(LanczosParams::default().steps(0).validate()),
+        "steps"
+    );
     let a = || DenseOp::new(spd(3)).unwrap();
     assert_eq!(name_of(ShiftedOp::new(a(), f64::NAN, 0.0)), "alpha");
     assert_eq!(name_of(ShiftedOp::new(a(), 1.0, f64::INFINITY)), "sigma");

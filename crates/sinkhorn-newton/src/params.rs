@@ -107,6 +107,18 @@ impl EpsScaling {
         }
     }
 
+    /// Sets the first regularisation `ε_0`.
+    pub fn start(mut self, start: f64) -> Self {
+        self.start = start;
+        self
+    }
+
+    /// Sets the decay per stage.
+    pub fn factor(mut self, factor: f64) -> Self {
+        self.factor = factor;
+        self
+    }
+
     /// Sets the tolerance of the intermediate stages.
     pub fn stage_tol(mut self, tol: f64) -> Self {
         self.stage_tol = tol;
@@ -133,6 +145,14 @@ impl EpsScaling {
         }
         out.push(target);
         Ok(out)
+    }
+}
+
+impl Default for EpsScaling {
+    /// `ε_0 = 1` (the scale of a cost normalised to max 1), halving per
+    /// stage (the CLI's `--eps-factor` default), `stage_tol = 1e-3`.
+    fn default() -> Self {
+        Self::new(1.0, 0.5)
     }
 }
 

@@ -88,6 +88,10 @@ fn every_invalid_parameter_is_named() {
             name
         );
     }
+    // The defaults are valid.
+    assert!(SinkhornParams::default().validate().is_ok());
+    assert!(SnsParams::default().validate().is_ok());
+    assert!(EpsScaling::default().validate().is_ok());
     let base = SnsParams::default();
     for (params, name) in [
         (base.marginal_tol(-1.0), "marginal_tol"),

@@ -50,6 +50,8 @@ impl Logistic {
     pub fn new(features: MatRef<'_, f64>, labels: &[f64], reg: f64) -> Result<Self> {
         check_data(features, labels.len())?;
         nonnegative("reg", reg)?;
+        // The label check differs per model (±1 here, < classes for softmax);
+        // the rest of the constructor is the same for both GLMs.
         if let Some(i) = labels.iter().position(|v| *v != 1.0 && *v != -1.0) {
             return Err(ParamError::new(
                 "labels",

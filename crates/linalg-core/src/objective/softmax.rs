@@ -38,6 +38,8 @@ impl Softmax {
         check_data(features, labels.len())?;
         nonnegative("reg", reg)?;
         at_least("classes", classes, 2)?;
+        // The label check differs per model (±1 here, < classes for softmax);
+        // the rest of the constructor is the same for both GLMs.
         if let Some(i) = labels.iter().position(|l| *l >= classes) {
             return Err(ParamError::new(
                 "labels",
