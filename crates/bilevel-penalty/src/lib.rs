@@ -1,19 +1,49 @@
 //! # bilevel-penalty
 //!
-//! Penalty methods for nonconvex bilevel optimisation, deterministic and stochastic.
+//! Penalty methods for nonconvex bilevel optimisation (Kwon, Kwon, Wright,
+//! Nowak, ICLR 2024): `min_{x∈X} ψ(x) = min_{y∈Y*(x)} f(x, y)` through the
+//! penalised value function `ψ_σ(x) = min_y f + (g − g*)/σ`, whose gradient
+//! needs only first-order oracles.
 //!
 //! Paper: Jeongyeol Kwon, Dohyun Kwon, Stephen Wright, Robert Nowak. On Penalty Methods for Nonconvex Bilevel Optimization and First-Order Stochastic Approximation. ICLR 2024. arXiv:2309.01753.
 //!
-//! **Status:** scaffold. This crate will hold penalty methods (deterministic and stochastic) and bilevel baselines. Its error type and the
-//! shared solver vocabulary are in place so the umbrella crate and the
-//! command-line tool can already name it.
+//! - [`problem`]: the [`BilevelProblem`] oracles and the constraint sets
+//!   (free, box, ball, simplex) by projection;
+//! - [`penalty`](mod@penalty): the deterministic penalty method with warm-started inner
+//!   loops, σ-continuation, oracle counts and a penalty-gap certificate;
+//! - [`instances`]: problems with known solutions (closed-form quadratic,
+//!   BOME's non-unique toy, Shen–Chen's nonconvex toy).
+//!
+//! **Status:** the deterministic method and its reference problems; the
+//! stochastic variants, the baselines (AID, ITD, F2SA, BOME), the learning
+//! problems and the CLI are still to come (issue "bilevel-penalty").
+//!
+//! ```
+//! use bilevel_penalty::{Control, PenaltyParams, instances::Quadratic, penalty};
+//! use linalg_core::faer::Col;
+//! let q = Quadratic::random(3, 5, 0.1, 0).unwrap();
+//! let x0 = Col::<f64>::zeros(3);
+//! let rep = penalty(&q, x0.as_ref(), None, &PenaltyParams::default().sigma(1e-3), |_| Control::Continue).unwrap();
+//! assert!(rep.converged);
+//! let exact = q.argmin_psi_sigma(1e-3);
+//! assert!((&rep.x - &exact).norm_l2() < 1e-5);
+//! ```
 
 #![warn(missing_docs)]
 
-// Scaffold boilerplate (the same in the three crates still to be built):
-// replaced by the crate's own error, papers and tests when it is written.
+pub mod instances;
+mod oracle;
+mod params;
+pub mod penalty;
+pub mod problem;
+mod report;
 
-pub use linalg_core::{Control, Termination};
+pub use linalg_core::{Control, ParamError, Termination, Work};
+pub use oracle::OracleCalls;
+pub use params::{InnerParams, PenaltyParams};
+pub use penalty::{penalty, psi_sigma};
+pub use problem::{BilevelProblem, Constraint};
+pub use report::{Certificate, PenaltyRecord, PenaltyReport};
 
 /// Errors of `bilevel-penalty`.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +54,46 @@ pub enum Error {
     Core(#[from] linalg_core::Error),
     /// A hyperparameter outside its valid range (see `linalg_core::param`).
     #[error(transparent)]
-    Param(#[from] linalg_core::ParamError),
+    Param(#[from] ParamError),
+    /// An oracle returned NaN or infinity.
+    #[error("the oracle `{oracle}` returned a non-finite value at outer iteration {iteration}")]
+    NonFinite {
+        /// `f`, `g`, `f_grad_x`, `f_grad_y`, `g_grad_x` or `g_grad_y`.
+        oracle: &'static str,
+        /// The outer iteration (0 = the start).
+        iteration: usize,
+    },
+    /// A backtracking search found no acceptable step.
+    #[error("no acceptable step in the {what} at outer iteration {iteration}")]
+    Stalled {
+        /// Which search.
+        what: &'static str,
+        /// The outer iteration.
+        iteration: usize,
+    },
+}
+
+// `is_input_error` and `param_name` have the same shape in every crate's
+// `Error` (docs/architecture.md §3).
+impl Error {
+    /// Whether the caller is at fault (parameters, sizes, sets) rather than
+    /// the method or the oracles (non-finite values, a stalled search).
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            Error::Core(e) => e.is_input_error(),
+            Error::Param(_) => true,
+            Error::NonFinite { .. } | Error::Stalled { .. } => false,
+        }
+    }
+
+    /// The name of the rejected parameter, if this is a parameter error.
+    pub fn param_name(&self) -> Option<&'static str> {
+        match self {
+            Error::Param(p) => Some(p.name),
+            Error::Core(e) => e.param_name(),
+            _ => None,
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`].
@@ -34,21 +103,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub const PAPERS: &[&str] = &[
     "Jeongyeol Kwon, Dohyun Kwon, Stephen Wright, Robert Nowak. On Penalty Methods for Nonconvex Bilevel Optimization and First-Order Stochastic Approximation. ICLR 2024. arXiv:2309.01753.",
 ];
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn core_errors_convert_and_keep_their_message() {
-        let core = linalg_core::Error::ZeroStartVector;
-        let msg = core.to_string();
-        let e: super::Error = core.into();
-        assert_eq!(e.to_string(), msg);
-        assert!(matches!(
-            e,
-            super::Error::Core(linalg_core::Error::ZeroStartVector)
-        ));
-    }
-}
 
 /// The README example, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]

@@ -89,7 +89,7 @@ pub fn crates() -> Vec<CrateInfo> {
         (
             "bilevel-penalty",
             cfg!(feature = "bilevel-penalty"),
-            "penalty methods for bilevel problems (Kwon et al., ICLR 2024) [scaffold]",
+            "penalty methods for bilevel problems (Kwon et al., ICLR 2024) [in progress: deterministic method]",
         ),
         (
             "relu-convex-admm",
