@@ -17,6 +17,7 @@ pub struct Quadratic {
     a: Mat<f64>,
     b: Col<f64>,
     lambda: f64,
+    y_set: Constraint,
 }
 
 impl Quadratic {
@@ -28,10 +29,38 @@ impl Quadratic {
         let mut rng = StdRng::seed_from_u64(seed);
         let a = Mat::from_fn(ny, nx, |_, _| rng.random_range(-1.0..1.0));
         let b = Col::from_fn(ny, |_| rng.random_range(-1.0..1.0));
-        Ok(Self { a, b, lambda })
+        Ok(Self {
+            a,
+            b,
+            lambda,
+            y_set: Constraint::Free,
+        })
     }
 
-    /// The closed form `ψ_σ(x)` (`σ = 0` gives `ψ`).
+    /// The same problem with a constrained lower level `y ∈ Y` (a box, say:
+    /// then `y_σ` and `z` are the clipped unconstrained minimisers, and the
+    /// closed forms below no longer apply).
+    pub fn with_y_set(mut self, y_set: Constraint) -> Self {
+        self.y_set = y_set;
+        self
+    }
+
+    /// `A` (`n_y × n_x`).
+    pub fn a(&self) -> linalg_core::faer::MatRef<'_, f64> {
+        self.a.as_ref()
+    }
+
+    /// `b`.
+    pub fn b(&self) -> ColRef<'_, f64> {
+        self.b.as_ref()
+    }
+
+    /// `λ`.
+    pub fn lambda(&self) -> f64 {
+        self.lambda
+    }
+
+    /// The closed form `ψ_σ(x)` for `Y = ℝ^{n_y}` (`σ = 0` gives `ψ`).
     pub fn psi_sigma(&self, x: ColRef<'_, f64>, sigma: f64) -> f64 {
         let r = &self.a * x - &self.b;
         0.5 * r.squared_norm_l2() / (1.0 + sigma) + 0.5 * self.lambda * x.squared_norm_l2()
@@ -79,6 +108,9 @@ impl BilevelProblem for Quadratic {
     }
     fn g_grad_y(&self, x: ColRef<'_, f64>, y: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
         out.copy_from(y - &self.a * x);
+    }
+    fn y_set(&self) -> &Constraint {
+        &self.y_set
     }
 }
 
