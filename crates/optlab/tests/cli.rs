@@ -135,6 +135,38 @@ fn linsolve_solves_and_reports_json() {
 }
 
 #[test]
+fn bilevel_json_contract_and_known_solutions() {
+    for (problem, tol) in [("quadratic", 1e-5), ("toy:bome", 1e-3)] {
+        let o = optlab(&["bilevel", "--problem", problem, "--json"]);
+        assert!(o.status.success(), "{problem}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        for key in [
+            "problem",
+            "method",
+            "iterations",
+            "gradient_calls",
+            "seconds",
+            "upper_value",
+            "hypergradient_norm",
+            "penalty_gap",
+            "test_accuracy",
+            "history",
+        ] {
+            assert!(v.get(key).is_some(), "{problem}: missing `{key}`");
+        }
+        assert!(
+            v["error_vs_known_solution"].as_f64().unwrap() < tol,
+            "{problem}"
+        );
+        assert!(v["hypergradient_norm"].as_f64().unwrap() <= 1e-6);
+        assert_eq!(
+            v["history"].as_array().unwrap().len() as u64,
+            v["iterations"].as_u64().unwrap() + 1
+        );
+    }
+}
+
+#[test]
 fn tour_runs_and_every_check_holds() {
     let o = optlab(&["tour", "--json", "--grid", "16"]);
     assert!(o.status.success(), "{}", stderr(&o));

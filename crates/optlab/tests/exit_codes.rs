@@ -171,7 +171,19 @@ const CASES: &[Case] = &[
     ),
     // tour, info and the reserved subcommands.
     case("tour --grid 2", 2, "--grid"),
-    case("bilevel", 1, "not available yet"),
+    // bilevel.
+    case("bilevel --sigma 0", 2, "--sigma"),
+    case("bilevel --sigma-min 1", 2, "--sigma-min"),
+    case("bilevel --problem nope", 2, "unknown --problem"),
+    case("bilevel --problem quadratic:x", 2, "not a number"),
+    case("bilevel --problem quadratic:0", 2, "nx"),
+    case("bilevel --method aid", 1, "not available yet"),
+    case(
+        "bilevel --problem hyperclean:digits",
+        1,
+        "not available yet",
+    ),
+    case("bilevel --max-iters 2 --json", 1, "did not converge"),
     case("relu", 1, "not available yet"),
     case("spectrum", 1, "not available yet"),
     case("info --nope", 2, "--nope"),

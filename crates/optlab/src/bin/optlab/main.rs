@@ -4,6 +4,7 @@
 //! with `--json`; exit code 0 on success, 2 on bad input (one line naming the
 //! file and the problem), 1 on a solver failure (the report is still printed).
 
+mod bilevel;
 mod info;
 mod linsolve;
 mod optimize;
@@ -39,8 +40,8 @@ enum Command {
     Ot(ot::Args),
     /// Unconstrained optimisation: first-order methods, diffGrad, gradient-regularised Newton (optimizers).
     Optimize(optimize::Args),
-    /// Bilevel optimisation by penalty methods (bilevel-penalty) [not yet available].
-    Bilevel(Pending),
+    /// Bilevel optimisation by penalty methods (bilevel-penalty).
+    Bilevel(bilevel::Args),
     /// Convex training of two-layer ReLU networks (relu-convex-admm) [not yet available].
     Relu(Pending),
     /// Hessian spectra, trace and outliers (hessian-tools) [not yet available].
@@ -99,6 +100,7 @@ macro_rules! failure_from {
 }
 failure_from!(
     linalg_core::Error,
+    bilevel_penalty::Error,
     optimizers::Error,
     sinkhorn_newton::Error,
     deep_cg::Error
@@ -134,7 +136,7 @@ fn main() -> ExitCode {
         Command::Poisson(a) => poisson::run(&a),
         Command::Ot(a) => ot::run(&a),
         Command::Optimize(a) => optimize::run(&a),
-        Command::Bilevel(_) => pending("bilevel", "bilevel-penalty"),
+        Command::Bilevel(a) => bilevel::run(&a),
         Command::Relu(_) => pending("relu", "relu-convex-admm"),
         Command::Spectrum(_) => pending("spectrum", "hessian-tools"),
     };
