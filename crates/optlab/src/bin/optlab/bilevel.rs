@@ -105,7 +105,15 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     };
     let (rep, closed_form) = match (name, rest.as_slice()) {
         ("quadratic", _) if rest.len() <= 2 => {
-            let q = Quadratic::random(num(0, 5)?, num(1, 8)?, 0.1, args.seed).map_err(bad)?;
+            let (nx, ny) = (num(0, 5)?, num(1, 8)?);
+            // A is dense: bound its size before allocating it.
+            if nx.saturating_mul(ny) > 4_000_000 {
+                return Err(Failure::BadInput(format!(
+                    "--problem {}: {nx} × {ny} is too large (at most 4 000 000 entries of A)",
+                    args.problem
+                )));
+            }
+            let q = Quadratic::random(nx, ny, 0.1, args.seed).map_err(bad)?;
             let rep = run_on(&q, Col::zeros(q.dims().0), args)?;
             let exact = q.argmin_psi_sigma(rep.sigma);
             let err = (&rep.x - &exact).norm_l2() / exact.norm_l2().max(1e-300);
