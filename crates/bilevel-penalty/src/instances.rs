@@ -109,6 +109,24 @@ impl BilevelProblem for Quadratic {
     fn g_grad_y(&self, x: ColRef<'_, f64>, y: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
         out.copy_from(y - &self.a * x);
     }
+    fn g_hvp_yy(
+        &self,
+        _x: ColRef<'_, f64>,
+        _y: ColRef<'_, f64>,
+        v: ColRef<'_, f64>,
+        mut out: ColMut<'_, f64>,
+    ) {
+        out.copy_from(v);
+    }
+    fn g_hvp_xy(
+        &self,
+        _x: ColRef<'_, f64>,
+        _y: ColRef<'_, f64>,
+        v: ColRef<'_, f64>,
+        mut out: ColMut<'_, f64>,
+    ) {
+        out.copy_from(-(self.a.transpose() * v));
+    }
     fn y_set(&self) -> &Constraint {
         &self.y_set
     }

@@ -11,11 +11,13 @@
 //!   (free, box, ball, simplex) by projection;
 //! - [`penalty`](mod@penalty): the deterministic penalty method with warm-started inner
 //!   loops, σ-continuation, oracle counts and a penalty-gap certificate;
+//! - [`aid`](mod@aid): approximate implicit differentiation, the classical
+//!   baseline, on the same oracles, counts and outer loop;
 //! - [`instances`]: problems with known solutions (closed-form quadratic,
 //!   BOME's non-unique toy, Shen–Chen's nonconvex toy).
 //!
 //! **Status:** the deterministic method and its reference problems; the
-//! stochastic variants, the baselines (AID, ITD, F2SA, BOME), the learning
+//! stochastic variants, the other baselines (ITD, F2SA, BOME), the learning
 //! problems and the CLI are still to come (issue "bilevel-penalty").
 //!
 //! ```
@@ -31,6 +33,7 @@
 
 #![warn(missing_docs)]
 
+pub mod aid;
 pub mod instances;
 mod oracle;
 mod params;
@@ -38,12 +41,13 @@ pub mod penalty;
 pub mod problem;
 mod report;
 
+pub use aid::{AidParams, aid};
 pub use linalg_core::{Control, ParamError, Termination, Work};
 pub use oracle::OracleCalls;
 pub use params::{InnerParams, PenaltyParams};
 pub use penalty::{penalty, psi_sigma};
 pub use problem::{BilevelProblem, Constraint};
-pub use report::{Certificate, PenaltyRecord, PenaltyReport};
+pub use report::{BilevelRecord, BilevelReport, Certificate};
 
 /// Errors of `bilevel-penalty`.
 #[derive(Debug, thiserror::Error)]
@@ -63,8 +67,8 @@ pub enum Error {
         /// The outer iteration (0 = the start).
         iteration: usize,
     },
-    /// A backtracking search found no acceptable step.
-    #[error("no acceptable step in the {what} at outer iteration {iteration}")]
+    /// A step search found no acceptable step, or a linear system could not be solved.
+    #[error("{what} failed at outer iteration {iteration}")]
     Stalled {
         /// Which search.
         what: &'static str,

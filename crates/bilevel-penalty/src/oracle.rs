@@ -23,12 +23,20 @@ pub struct OracleCalls {
     pub g_grad_x: usize,
     /// Gradients `∇_y g`.
     pub g_grad_y: usize,
+    /// Products `∇²_yy g·v` (implicit differentiation).
+    pub g_hvp_yy: usize,
+    /// Products `∇²_xy g·v` (implicit differentiation).
+    pub g_hvp_xy: usize,
 }
 
 impl OracleCalls {
     /// All gradient calls (the budget methods are compared at).
     pub fn gradient_calls(&self) -> usize {
         self.f_grad_x + self.f_grad_y + self.g_grad_x + self.g_grad_y
+    }
+    /// All Hessian-vector products.
+    pub fn hvp_calls(&self) -> usize {
+        self.g_hvp_yy + self.g_hvp_xy
     }
     /// All value calls.
     pub fn value_calls(&self) -> usize {
@@ -128,6 +136,18 @@ impl<'p, P: BilevelProblem + ?Sized> Oracle<'p, P> {
         self.calls.g_grad_y += 1;
         self.p.g_grad_y(x, y, out.as_mut());
         self.finite_col("g_grad_y", out.as_ref())
+    }
+
+    pub(crate) fn g_hvp_xy(
+        &mut self,
+        x: ColRef<'_, f64>,
+        y: ColRef<'_, f64>,
+        v: ColRef<'_, f64>,
+        mut out: ColMut<'_, f64>,
+    ) -> Result<()> {
+        self.calls.g_hvp_xy += 1;
+        self.p.g_hvp_xy(x, y, v, out.as_mut());
+        self.finite_col("g_hvp_xy", out.as_ref())
     }
 
     pub(crate) fn problem(&self) -> &'p P {

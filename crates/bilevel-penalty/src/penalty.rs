@@ -27,21 +27,21 @@ use linalg_core::{Control, Recorder, Termination, Work};
 use crate::oracle::Oracle;
 use crate::params::{InnerParams, PenaltyParams};
 use crate::problem::BilevelProblem;
-use crate::report::{Certificate, PenaltyRecord, PenaltyReport};
+use crate::report::{BilevelRecord, BilevelReport, Certificate};
 use crate::{Error, Result};
 
 /// `ψ_σ` at one point with its inner solutions.
 #[derive(Debug, Clone)]
-struct PsiEval {
-    value: f64,
+pub(crate) struct Eval {
+    pub(crate) value: f64,
     /// The round-off level of `value`: `(g(y_σ) − g(z))/σ` cancels, so its
     /// error is `ε(|g(y_σ)| + |g(z)|)/σ`, far above `ε|ψ_σ|` for small `σ`.
-    roundoff: f64,
-    upper: f64,
-    grad: Col<f64>,
-    y: Col<f64>,
-    z: Col<f64>,
-    inner_iterations: usize,
+    pub(crate) roundoff: f64,
+    pub(crate) upper: f64,
+    pub(crate) grad: Col<f64>,
+    pub(crate) y: Col<f64>,
+    pub(crate) z: Col<f64>,
+    pub(crate) inner_iterations: usize,
 }
 
 /// `∇_y (s·f + g)(x, y)` into `out` (`tmp` is scratch).
@@ -71,7 +71,7 @@ fn inner_grad<P: BilevelProblem + ?Sized>(
 /// residual reaches `tol`, and a value test would stall there (measured:
 /// 5e-9 instead of 1e-12 on the quadratic). The accepted gradient is the
 /// next iteration's, so a step costs one gradient per trial and no values.
-fn inner_solve<P: BilevelProblem + ?Sized>(
+pub(crate) fn inner_solve<P: BilevelProblem + ?Sized>(
     o: &mut Oracle<'_, P>,
     x: ColRef<'_, f64>,
     y: &mut Col<f64>,
@@ -109,7 +109,7 @@ fn inner_solve<P: BilevelProblem + ?Sized>(
             t *= 0.5;
             if t < 1e-300 {
                 return Err(Error::Stalled {
-                    what: "inner step search",
+                    what: "the inner step search",
                     iteration: o.iteration,
                 });
             }
@@ -126,7 +126,7 @@ fn psi<P: BilevelProblem + ?Sized>(
     warm: (&Col<f64>, &Col<f64>),
     p: &InnerParams,
     steps: &mut (f64, f64),
-) -> Result<PsiEval> {
+) -> Result<Eval> {
     let (mut y, mut z) = (warm.0.clone(), warm.1.clone());
     // ∇ψ_σ divides the inner errors by σ: solve to tol·min(1, σ).
     let p = &InnerParams {
@@ -146,7 +146,7 @@ fn psi<P: BilevelProblem + ?Sized>(
     grad += &t * (1.0 / sigma);
     o.g_grad_x(x, z.as_ref(), t.as_mut())?;
     grad -= &t * (1.0 / sigma);
-    Ok(PsiEval {
+    Ok(Eval {
         value: upper + (gy - gz) / sigma,
         roundoff: 16.0 * f64::EPSILON * (upper.abs() + (gy.abs() + gz.abs()) / sigma),
         upper,
@@ -165,7 +165,7 @@ fn projected_gradient<P: BilevelProblem + ?Sized>(p: &P, x: &Col<f64>, grad: &Co
 }
 
 /// Checks the starting points against the problem.
-fn check_start<P: BilevelProblem + ?Sized>(
+pub(crate) fn check_start<P: BilevelProblem + ?Sized>(
     problem: &P,
     x0: ColRef<'_, f64>,
     y0: Option<ColRef<'_, f64>>,
@@ -207,43 +207,59 @@ pub fn psi_sigma<P: BilevelProblem + ?Sized>(
     Ok((e.value, e.grad))
 }
 
-/// The penalty method from `x0` (projected onto `X`); `y0` warm-starts both
-/// inner loops (default zero). The observer sees every outer iteration.
-pub fn penalty<P: BilevelProblem + ?Sized>(
+/// The outer loop's settings (from [`PenaltyParams`] or the baselines'
+/// params): `σ` continuation, tolerances, limits, first step.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Outer {
+    pub(crate) sigma: f64,
+    pub(crate) sigma_min: f64,
+    pub(crate) sigma_decay: f64,
+    pub(crate) stage_tol: f64,
+    pub(crate) grad_tol: f64,
+    pub(crate) max_iters: usize,
+    pub(crate) step0: f64,
+}
+
+/// What the outer loop ends with.
+pub(crate) struct Descent {
+    pub(crate) x: Col<f64>,
+    pub(crate) cur: Eval,
+    pub(crate) sigma: f64,
+    pub(crate) iterations: usize,
+    pub(crate) termination: Termination,
+    pub(crate) history: Vec<BilevelRecord>,
+    pub(crate) elapsed: std::time::Duration,
+    pub(crate) work: Work,
+    pub(crate) calls: crate::OracleCalls,
+}
+
+/// Projected gradient on `x` with backtracking, for any hypergradient
+/// estimate `eval(oracle, x, σ, warm (y, z))`: the outer loop of the penalty
+/// method and of the implicit-differentiation baselines.
+pub(crate) fn descend<P, E>(
     problem: &P,
     x0: ColRef<'_, f64>,
-    y0: Option<ColRef<'_, f64>>,
-    params: &PenaltyParams,
-    observer: impl FnMut(&PenaltyRecord) -> Control,
-) -> Result<PenaltyReport> {
-    params.validate()?;
-    check_start(problem, x0, y0)?;
-    let ny = problem.dims().1;
-    let sigma_min = params.final_sigma();
+    y_start: Col<f64>,
+    outer: Outer,
+    mut eval: E,
+    observer: impl FnMut(&BilevelRecord) -> Control,
+) -> Result<Descent>
+where
+    P: BilevelProblem + ?Sized,
+    E: FnMut(&mut Oracle<'_, P>, ColRef<'_, f64>, f64, (&Col<f64>, &Col<f64>)) -> Result<Eval>,
+{
     let mut o = Oracle::new(problem);
     let mut work = Work::default();
     let mut x = x0.to_owned();
     problem.x_set().project(x.as_mut());
-    let y_start = match y0 {
-        Some(y0) => y0.to_owned(),
-        None => Col::zeros(ny),
-    };
-    let mut steps = (params.inner.step0, params.inner.step0);
-    let mut sigma = params.sigma;
-    let mut cur = psi(
-        &mut o,
-        x.as_ref(),
-        sigma,
-        (&y_start, &y_start),
-        &params.inner,
-        &mut steps,
-    )?;
+    let mut sigma = outer.sigma;
+    let mut cur = eval(&mut o, x.as_ref(), sigma, (&y_start, &y_start))?;
     let mut gn = projected_gradient(problem, &x, &cur.grad);
-    let mut rec = Recorder::new(params.max_iters, observer);
-    let converged = |sigma: f64, gn: f64| sigma <= sigma_min && gn <= params.grad_tol;
+    let mut rec = Recorder::new(outer.max_iters, observer);
+    let converged = |sigma: f64, gn: f64| sigma <= outer.sigma_min && gn <= outer.grad_tol;
     let record =
-        |rec: &mut Recorder<PenaltyRecord, _>, k, sigma, e: &PsiEval, gn, inner, calls: usize| {
-            let r = PenaltyRecord {
+        |rec: &mut Recorder<BilevelRecord, _>, k, sigma, e: &Eval, gn, inner, calls: usize| {
+            let r = BilevelRecord {
                 iteration: k,
                 sigma,
                 value: e.value,
@@ -264,25 +280,18 @@ pub fn penalty<P: BilevelProblem + ?Sized>(
         first_inner,
         o.calls.gradient_calls(),
     );
-    let mut alpha = params.step0;
+    let mut alpha = outer.step0;
     let mut k = 0;
     while termination.is_none() {
         k += 1;
         o.iteration = k;
         let mut inner = 0;
-        if gn <= params.stage_tol && sigma > sigma_min {
-            sigma = (sigma * params.sigma_decay).max(sigma_min);
-            cur = psi(
-                &mut o,
-                x.as_ref(),
-                sigma,
-                (&cur.y, &cur.z),
-                &params.inner,
-                &mut steps,
-            )?;
+        if gn <= outer.stage_tol && sigma > outer.sigma_min {
+            sigma = (sigma * outer.sigma_decay).max(outer.sigma_min);
+            cur = eval(&mut o, x.as_ref(), sigma, (&cur.y, &cur.z))?;
             inner += cur.inner_iterations;
         }
-        // Backtracking on the ψ_σ estimate: accept when the quadratic upper
+        // Backtracking on the value estimate: accept when the quadratic upper
         // bound with step α holds.
         let mut accepted = None;
         for _ in 0..60 {
@@ -290,23 +299,14 @@ pub fn penalty<P: BilevelProblem + ?Sized>(
             let mut xt = &x - &cur.grad * alpha;
             problem.x_set().project(xt.as_mut());
             let d = &xt - &x;
-            let e = psi(
-                &mut o,
-                xt.as_ref(),
-                sigma,
-                (&cur.y, &cur.z),
-                &params.inner,
-                &mut steps,
-            )?;
+            let e = eval(&mut o, xt.as_ref(), sigma, (&cur.y, &cur.z))?;
             inner += e.inner_iterations;
             let model = cur.value + cur.grad.transpose() * &d + d.squared_norm_l2() / (2.0 * alpha);
-            // The value test within the round-off of the two ψ_σ estimates,
-            // or (near a stationary point, where the decrease is below that
-            // round-off) the gradient test of the inner loops without an
-            // increase beyond round-off.
             // The value test is only trusted while the predicted decrease
-            // ‖d‖²/(2α) is above that noise: below it, an overshooting step
-            // would pass and ‖∇ψ_σ‖ would stall at √noise (measured: 3e-8).
+            // ‖d‖²/(2α) is above the round-off of the two estimates: below
+            // it, an overshooting step would pass and the gradient would
+            // stall at √noise (measured: 3e-8); the gradient test of the
+            // inner loops decides there.
             let noise = cur.roundoff + e.roundoff;
             let dn = d.norm_l2();
             let visible = dn * dn / (2.0 * alpha) > noise;
@@ -321,7 +321,7 @@ pub fn penalty<P: BilevelProblem + ?Sized>(
         }
         let Some((xt, e)) = accepted else {
             return Err(Error::Stalled {
-                what: "outer backtracking",
+                what: "the outer backtracking",
                 iteration: k,
             });
         };
@@ -341,39 +341,73 @@ pub fn penalty<P: BilevelProblem + ?Sized>(
     }
     let termination = termination.unwrap_or(Termination::MaxIterations);
     let calls = o.calls;
-    // Certificate: ψ_{σ/2} from the final inner solutions (not counted in `calls`).
-    let half = psi(
-        &mut o,
-        x.as_ref(),
-        0.5 * sigma,
-        (&cur.y, &cur.z),
-        &params.inner,
-        &mut steps,
-    )?;
-    let certificate = Certificate {
-        sigma,
-        value_half: half.value,
-        penalty_gap: 2.0 * (half.value - cur.value),
-        gradient_gap: 2.0 * (&half.grad - &cur.grad).norm_l2(),
-    };
     work.gradient_evals = calls.gradient_calls();
+    work.hessian_vec_evals = calls.hvp_calls();
     work.value_evals = calls.value_calls();
     let (history, elapsed) = rec.finish();
-    Ok(PenaltyReport {
+    Ok(Descent {
         x,
-        y: cur.y,
-        z: cur.z,
+        cur,
         sigma,
-        value: cur.value,
-        upper_value: cur.upper,
-        grad_norm: gn,
         iterations: k,
-        converged: termination == Termination::Converged,
         termination,
         history,
         elapsed,
         work,
         calls,
-        certificate,
     })
+}
+
+/// The penalty method from `x0` (projected onto `X`); `y0` warm-starts both
+/// inner loops (default zero). The observer sees every outer iteration.
+pub fn penalty<P: BilevelProblem + ?Sized>(
+    problem: &P,
+    x0: ColRef<'_, f64>,
+    y0: Option<ColRef<'_, f64>>,
+    params: &PenaltyParams,
+    observer: impl FnMut(&BilevelRecord) -> Control,
+) -> Result<BilevelReport> {
+    params.validate()?;
+    check_start(problem, x0, y0)?;
+    let y_start = match y0 {
+        Some(y0) => y0.to_owned(),
+        None => Col::zeros(problem.dims().1),
+    };
+    let outer = Outer {
+        sigma: params.sigma,
+        sigma_min: params.final_sigma(),
+        sigma_decay: params.sigma_decay,
+        stage_tol: params.stage_tol,
+        grad_tol: params.grad_tol,
+        max_iters: params.max_iters,
+        step0: params.step0,
+    };
+    let mut steps = (params.inner.step0, params.inner.step0);
+    let inner = params.inner;
+    let d = descend(
+        problem,
+        x0,
+        y_start,
+        outer,
+        |o, x, sigma, warm| psi(o, x, sigma, warm, &inner, &mut steps),
+        observer,
+    )?;
+    // Certificate: ψ_{σ/2} from the final inner solutions (not counted in `calls`).
+    let mut o = Oracle::new(problem);
+    let mut steps = (params.inner.step0, params.inner.step0);
+    let half = psi(
+        &mut o,
+        d.x.as_ref(),
+        0.5 * d.sigma,
+        (&d.cur.y, &d.cur.z),
+        &params.inner,
+        &mut steps,
+    )?;
+    let certificate = Certificate {
+        sigma: d.sigma,
+        value_half: half.value,
+        penalty_gap: 2.0 * (half.value - d.cur.value),
+        gradient_gap: 2.0 * (&half.grad - &d.cur.grad).norm_l2(),
+    };
+    Ok(BilevelReport::new("penalty", d, Some(certificate)))
 }

@@ -5,7 +5,7 @@
 //! min_{x ∈ X} ψ(x) = min_{y ∈ Y*(x)} f(x, y),    Y*(x) = argmin_{y ∈ Y} g(x, y)
 //! ```
 
-use linalg_core::faer::{ColMut, ColRef};
+use linalg_core::faer::{Col, ColMut, ColRef};
 use linalg_core::param::{ParamError, dimension, finite_slice};
 
 use crate::Result;
@@ -133,6 +133,50 @@ pub trait BilevelProblem: Sync {
     fn g_grad_x(&self, x: ColRef<'_, f64>, y: ColRef<'_, f64>, out: ColMut<'_, f64>);
     /// `∇_y g(x, y)`.
     fn g_grad_y(&self, x: ColRef<'_, f64>, y: ColRef<'_, f64>, out: ColMut<'_, f64>);
+    /// `∇²_yy g(x, y)·v` (for the implicit-differentiation baselines). The
+    /// default is a central difference of [`Self::g_grad_y`] along `v`,
+    /// `h = ε^{1/3}·max(1, ‖y‖)/‖v‖` (about 10 correct digits); override it
+    /// where the product is known exactly.
+    fn g_hvp_yy(
+        &self,
+        x: ColRef<'_, f64>,
+        y: ColRef<'_, f64>,
+        v: ColRef<'_, f64>,
+        mut out: ColMut<'_, f64>,
+    ) {
+        let Some(h) = fd_step(y, v) else {
+            out.fill(0.0);
+            return;
+        };
+        let mut gm = Col::<f64>::zeros(y.nrows());
+        self.g_grad_y(x, (y + v * h).as_ref(), out.as_mut());
+        self.g_grad_y(x, (y - v * h).as_ref(), gm.as_mut());
+        let scale = 0.5 / h;
+        for i in 0..out.nrows() {
+            out[i] = (out[i] - gm[i]) * scale;
+        }
+    }
+    /// `∇²_xy g(x, y)·v = ∂ₓ⟨∇_y g(x, y), v⟩` (an `n_x` vector). The default
+    /// is a central difference of [`Self::g_grad_x`] along `y + hv`.
+    fn g_hvp_xy(
+        &self,
+        x: ColRef<'_, f64>,
+        y: ColRef<'_, f64>,
+        v: ColRef<'_, f64>,
+        mut out: ColMut<'_, f64>,
+    ) {
+        let Some(h) = fd_step(y, v) else {
+            out.fill(0.0);
+            return;
+        };
+        let mut gm = Col::<f64>::zeros(x.nrows());
+        self.g_grad_x(x, (y + v * h).as_ref(), out.as_mut());
+        self.g_grad_x(x, (y - v * h).as_ref(), gm.as_mut());
+        let scale = 0.5 / h;
+        for i in 0..out.nrows() {
+            out[i] = (out[i] - gm[i]) * scale;
+        }
+    }
     /// The upper-level set `X` (default: the whole space).
     fn x_set(&self) -> &Constraint {
         &FREE
@@ -143,10 +187,44 @@ pub trait BilevelProblem: Sync {
     }
 }
 
+/// The central-difference step along `v` at `y`, or `None` for `v = 0`.
+fn fd_step(y: ColRef<'_, f64>, v: ColRef<'_, f64>) -> Option<f64> {
+    let vn = v.norm_l2();
+    (vn > 0.0).then(|| f64::EPSILON.cbrt() * y.norm_l2().max(1.0) / vn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use linalg_core::faer::Col;
+
+    use crate::instances::ShenChen;
+
+    #[test]
+    fn default_second_order_oracles_match_the_closed_form() {
+        // Shen–Chen: ∂²g/∂y² = 2 + 2x cos(2(x + y)), ∂²g/∂x∂y = 2 + sin(2(x + y)) + 2x cos(2(x + y)).
+        let sc = ShenChen::default();
+        let (x, y) = (0.7, -0.2);
+        let (xc, yc, v) = (
+            Col::from_fn(1, |_| x),
+            Col::from_fn(1, |_| y),
+            Col::from_fn(1, |_| 1.5),
+        );
+        let mut out = Col::zeros(1);
+        sc.g_hvp_yy(xc.as_ref(), yc.as_ref(), v.as_ref(), out.as_mut());
+        let s = 2.0 * (x + y);
+        assert!(
+            (out[0] - 1.5 * (2.0 + 2.0 * x * s.cos())).abs() < 1e-8,
+            "{}",
+            out[0]
+        );
+        sc.g_hvp_xy(xc.as_ref(), yc.as_ref(), v.as_ref(), out.as_mut());
+        assert!(
+            (out[0] - 1.5 * (2.0 + s.sin() + 2.0 * x * s.cos())).abs() < 1e-8,
+            "{}",
+            out[0]
+        );
+    }
 
     #[test]
     fn projections_land_in_their_sets_and_fix_their_points() {

@@ -92,7 +92,7 @@ fn the_method_finds_the_minimiser_of_psi_sigma_and_certifies_the_gap() {
     // Certificate against the exact gap ½‖Ax − b‖² σ/(1+σ) (one Richardson
     // step: exact up to O(σ²) relative).
     let true_gap = q.psi_sigma(rep.x.as_ref(), 0.0) - rep.value;
-    let c = rep.certificate;
+    let c = rep.certificate.unwrap();
     assert!(
         (c.penalty_gap - true_gap).abs() < 0.03 * true_gap,
         "{} vs {true_gap}",
@@ -303,6 +303,55 @@ fn a_box_constrained_lower_level_matches_the_active_set_solution() {
     let ax2 = a * &x_as;
     for i in 0..8 {
         assert_eq!(active(ax2[i]), az[i]);
+    }
+}
+
+#[test]
+fn aid_finds_the_minimiser_of_psi_and_fails_on_a_singular_lower_level() {
+    // Quadratic: ∇²_yy g = I, so AID's hypergradient is ∇ψ exactly and its
+    // limit is argmin ψ = argmin ψ_0; the penalty method's is argmin ψ_σ.
+    let q = Quadratic::random(5, 8, 0.1, 7).unwrap();
+    let rep = aid(
+        &q,
+        Col::<f64>::zeros(5).as_ref(),
+        None,
+        &AidParams::default()
+            .grad_tol(1e-9)
+            .max_iters(20_000)
+            .inner(tight()),
+        |_| Control::Continue,
+    )
+    .unwrap();
+    assert!(rep.converged, "{:?}", rep.termination);
+    let exact = q.argmin_psi_sigma(0.0);
+    assert!((&rep.x - &exact).norm_l2() < 1e-7 * exact.norm_l2());
+    assert!(rep.calls.hvp_calls() > 0 && rep.certificate.is_none() && rep.method == "aid");
+    let (_, g) = psi_sigma(&q, rep.x.as_ref(), 1e-3, &tight()).unwrap();
+    assert!(
+        g.norm_l2()
+            < 1e-3
+                * q.grad_psi_sigma(Col::<f64>::zeros(5).as_ref(), 0.0)
+                    .norm_l2()
+    );
+    // BOME's toy: ∇²_yy g = diag(1, 0) is singular (the lower level has a
+    // line of solutions): AID's linear system cannot be solved.
+    match aid(
+        &BomeToy,
+        Col::from_fn(1, |_| -2.0).as_ref(),
+        Some(Col::from_fn(2, |_| 3.0).as_ref()),
+        &AidParams::default(),
+        |_| Control::Continue,
+    ) {
+        Err(e @ Error::Stalled { .. }) => assert!(!e.is_input_error()),
+        other => panic!("AID should fail on a singular lower level: {other:?}"),
+    }
+    let bad = AidParams::default();
+    for (p, n) in [
+        (bad.grad_tol(-1.0), "grad_tol"),
+        (bad.max_iters(0), "max_iters"),
+        (bad.cg_rtol(1.0), "cg_rtol"),
+    ] {
+        assert_eq!(p.validate().unwrap_err().param_name(), Some(n));
     }
 }
 

@@ -178,7 +178,12 @@ const CASES: &[Case] = &[
     case("bilevel --problem quadratic:x", 2, "not a number"),
     case("bilevel --problem quadratic:0", 2, "nx"),
     case("bilevel --problem quadratic:100000:100000", 2, "too large"),
-    case("bilevel --method aid", 1, "not available yet"),
+    case("bilevel --method itd", 1, "not available yet"),
+    case(
+        "bilevel --problem toy:bome --method aid --json",
+        1,
+        "singular",
+    ),
     case(
         "bilevel --problem hyperclean:digits",
         1,

@@ -1,7 +1,9 @@
 //! `optlab bilevel`: bilevel optimisation by penalty methods (bilevel-penalty).
 
 use bilevel_penalty::instances::{BomeToy, Quadratic, ShenChen};
-use bilevel_penalty::{BilevelProblem, Control, PenaltyParams, PenaltyReport, penalty};
+use bilevel_penalty::{
+    AidParams, BilevelProblem, BilevelReport, Control, PenaltyParams, aid, penalty,
+};
 use linalg_core::faer::Col;
 use serde_json::json;
 
@@ -16,7 +18,7 @@ pub enum MethodArg {
     PenaltyStochastic,
     /// The two-time-scale stochastic variant [not available yet].
     Penalty2ts,
-    /// Approximate implicit differentiation [not available yet].
+    /// Approximate implicit differentiation (CG on the lower-level Hessian).
     Aid,
     /// Iterative differentiation [not available yet].
     Itd,
@@ -57,13 +59,21 @@ pub struct Args {
     json: bool,
 }
 
-fn run_on<P: BilevelProblem>(p: &P, x0: Col<f64>, args: &Args) -> Result<PenaltyReport, Failure> {
-    let params = PenaltyParams::default()
-        .sigma(args.sigma)
-        .sigma_min(args.sigma_min)
-        .grad_tol(args.grad_tol)
-        .max_iters(args.max_iters);
-    penalty(p, x0.as_ref(), None, &params, |_| Control::Continue).map_err(|e| {
+fn run_on<P: BilevelProblem>(p: &P, x0: Col<f64>, args: &Args) -> Result<BilevelReport, Failure> {
+    let result = if args.method == MethodArg::Aid {
+        let params = AidParams::default()
+            .grad_tol(args.grad_tol)
+            .max_iters(args.max_iters);
+        aid(p, x0.as_ref(), None, &params, |_| Control::Continue)
+    } else {
+        let params = PenaltyParams::default()
+            .sigma(args.sigma)
+            .sigma_min(args.sigma_min)
+            .grad_tol(args.grad_tol)
+            .max_iters(args.max_iters);
+        penalty(p, x0.as_ref(), None, &params, |_| Control::Continue)
+    };
+    result.map_err(|e| {
         let msg = match e.param_name() {
             Some(n @ ("sigma" | "sigma_min" | "grad_tol" | "max_iters")) => {
                 format!("--{}: {e}", n.replace('_', "-"))
@@ -75,10 +85,10 @@ fn run_on<P: BilevelProblem>(p: &P, x0: Col<f64>, args: &Args) -> Result<Penalty
 }
 
 pub fn run(args: &Args) -> Result<(), Failure> {
-    if args.method != MethodArg::Penalty {
+    if !matches!(args.method, MethodArg::Penalty | MethodArg::Aid) {
         return Err(Failure::Solver(
             format!(
-                "--method {:?} is not available yet (only `penalty`)",
+                "--method {:?} is not available yet (`penalty` and `aid` are)",
                 args.method
             )
             .to_lowercase(),
@@ -148,13 +158,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     if args.json {
         print_json(&json!({
             "problem": args.problem,
-            "method": "penalty",
+            "method": rep.method,
             "iterations": rep.iterations,
             "gradient_calls": rep.calls.gradient_calls(),
             "seconds": rep.elapsed.as_secs_f64(),
             "upper_value": rep.upper_value,
             "hypergradient_norm": rep.grad_norm,
-            "penalty_gap": rep.certificate.penalty_gap,
+            "hessian_vector_calls": rep.calls.hvp_calls(),
+            "penalty_gap": rep.certificate.map(|c| c.penalty_gap),
             "test_accuracy": null,
             "sigma": rep.sigma,
             "value": rep.value,
@@ -173,15 +184,17 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             args.problem,
             rep.x.nrows()
         );
-        println!("method            penalty (σ = {:e})", rep.sigma);
+        println!("method            {} (σ = {:e})", rep.method, rep.sigma);
         println!("iterations        {} ({})", rep.iterations, rep.termination);
         println!("ψ_σ(x)            {:.12e}", rep.value);
         println!("f(x, y_σ)         {:.12e}", rep.upper_value);
         println!("‖∇ψ_σ‖ (proj.)    {:.3e}", rep.grad_norm);
-        println!(
-            "penalty gap       {:.3e} (estimate of ψ − ψ_σ from σ/2; gradient {:.3e})",
-            rep.certificate.penalty_gap, rep.certificate.gradient_gap
-        );
+        if let Some(c) = rep.certificate {
+            println!(
+                "penalty gap       {:.3e} (estimate of ψ − ψ_σ from σ/2; gradient {:.3e})",
+                c.penalty_gap, c.gradient_gap
+            );
+        }
         println!("gradient calls    {}", rep.calls.gradient_calls());
         if let Some(e) = closed_form {
             println!("vs known solution {e:.2e}");
@@ -193,8 +206,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     outcome(rep.converged, || {
         format!(
-            "penalty did not converge on {} in {} iterations (‖∇ψ_σ‖ = {:.3e})",
-            args.problem, rep.iterations, rep.grad_norm
+            "{} did not converge on {} in {} iterations (‖∇ψ_σ‖ = {:.3e})",
+            rep.method, args.problem, rep.iterations, rep.grad_norm
         )
     })
 }
