@@ -233,3 +233,282 @@ impl BilevelProblem for ShenChen {
         &self.x_set
     }
 }
+
+/// Data hyper-cleaning (Franceschi et al. 2017; the benchmark of F2SA,
+/// BOME and benchopt): a per-sample weight `sigmoid(x_i)` on every training
+/// sample of a softmax regression (the lower level), chosen so that the
+/// model fits a small clean validation set (the upper level). Corrupted
+/// training labels should end with low weights.
+///
+/// `g(x, W) = (1/n) Σ_i sigmoid(x_i) ℓ_i(W) + (reg/2)‖W‖²` on the training
+/// set, `f(x, W) = (1/m) Σ_j ℓ_j(W)` on the validation set, `ℓ` the
+/// multinomial logistic loss with an intercept; `W` is `(d + 1) × K`,
+/// column-major in `y` (as `linalg_core::objective::Softmax`).
+#[derive(Debug, Clone)]
+pub struct HyperCleaning {
+    train: Mat<f64>,
+    train_labels: Vec<usize>,
+    val: Mat<f64>,
+    val_labels: Vec<usize>,
+    classes: usize,
+    reg: f64,
+}
+
+fn with_intercept(x: linalg_core::faer::MatRef<'_, f64>) -> Mat<f64> {
+    let d = x.ncols();
+    Mat::from_fn(x.nrows(), d + 1, |i, j| if j < d { x[(i, j)] } else { 1.0 })
+}
+
+impl HyperCleaning {
+    /// Training features (n × d) and labels (possibly corrupted), validation
+    /// features (m × d) and clean labels, `classes ≥ 2`, `reg > 0`.
+    pub fn new(
+        train: linalg_core::faer::MatRef<'_, f64>,
+        train_labels: &[usize],
+        val: linalg_core::faer::MatRef<'_, f64>,
+        val_labels: &[usize],
+        classes: usize,
+        reg: f64,
+    ) -> Result<Self> {
+        at_least("classes", classes, 2)?;
+        linalg_core::param::positive("reg", reg)?;
+        at_least("train", train.nrows(), 1)?;
+        at_least("val", val.nrows(), 1)?;
+        linalg_core::param::dimension("train_labels", train.nrows(), train_labels.len())?;
+        linalg_core::param::dimension("val_labels", val.nrows(), val_labels.len())?;
+        linalg_core::param::dimension("val", train.ncols(), val.ncols())?;
+        for (name, labels) in [("train_labels", train_labels), ("val_labels", val_labels)] {
+            if let Some(i) = labels.iter().position(|l| *l >= classes) {
+                return Err(linalg_core::ParamError::new(
+                    name,
+                    format!("label {} at {i} is not below {classes}", labels[i]),
+                )
+                .into());
+            }
+        }
+        for (name, m) in [("train", train), ("val", val)] {
+            for j in 0..m.ncols() {
+                linalg_core::param::finite(name, m.col(j))?;
+            }
+        }
+        Ok(Self {
+            train: with_intercept(train),
+            train_labels: train_labels.to_vec(),
+            val: with_intercept(val),
+            val_labels: val_labels.to_vec(),
+            classes,
+            reg,
+        })
+    }
+
+    /// Per-sample losses `ℓ_i(W)` and the softmax probabilities (rows) of `a`.
+    fn losses(&self, a: &Mat<f64>, labels: &[usize], w: ColRef<'_, f64>) -> (Vec<f64>, Mat<f64>) {
+        let d = a.ncols();
+        let wm = Mat::from_fn(d, self.classes, |i, k| w[k * d + i]);
+        let mut z = a * &wm;
+        let mut loss = vec![0.0; a.nrows()];
+        for i in 0..a.nrows() {
+            let mx = (0..self.classes).fold(f64::NEG_INFINITY, |m, k| m.max(z[(i, k)]));
+            let s: f64 = (0..self.classes).map(|k| (z[(i, k)] - mx).exp()).sum();
+            loss[i] = mx + s.ln() - z[(i, labels[i])];
+            for k in 0..self.classes {
+                z[(i, k)] = (z[(i, k)] - mx).exp() / s;
+            }
+        }
+        (loss, z)
+    }
+
+    /// `Aᵀ diag(c) (P − Y)` as a `W`-shaped gradient into `out`.
+    fn back(
+        &self,
+        a: &Mat<f64>,
+        labels: &[usize],
+        mut p: Mat<f64>,
+        c: &[f64],
+        mut out: ColMut<'_, f64>,
+    ) {
+        for (i, &l) in labels.iter().enumerate() {
+            p[(i, l)] -= 1.0;
+            for k in 0..self.classes {
+                p[(i, k)] *= c[i];
+            }
+        }
+        let gw = a.transpose() * p;
+        let d = a.ncols();
+        for k in 0..self.classes {
+            for i in 0..d {
+                out[k * d + i] = gw[(i, k)];
+            }
+        }
+    }
+
+    /// The fraction of `labels` that `W` predicts (argmax of the scores).
+    pub fn accuracy(
+        &self,
+        features: linalg_core::faer::MatRef<'_, f64>,
+        labels: &[usize],
+        w: ColRef<'_, f64>,
+    ) -> f64 {
+        let a = with_intercept(features);
+        let d = a.ncols();
+        let wm = Mat::from_fn(d, self.classes, |i, k| w[k * d + i]);
+        let z = &a * &wm;
+        let hits = (0..a.nrows())
+            .filter(|&i| {
+                let best = (0..self.classes)
+                    .max_by(|&p, &q| z[(i, p)].total_cmp(&z[(i, q)]))
+                    .unwrap_or(0);
+                best == labels[i]
+            })
+            .count();
+        hits as f64 / a.nrows().max(1) as f64
+    }
+
+    /// The training-sample weights `sigmoid(x_i)`.
+    pub fn weights(&self, x: ColRef<'_, f64>) -> Vec<f64> {
+        x.iter().map(|v| sigmoid(*v)).collect()
+    }
+}
+
+impl BilevelProblem for HyperCleaning {
+    fn dims(&self) -> (usize, usize) {
+        (self.train.nrows(), self.train.ncols() * self.classes)
+    }
+    fn f(&self, _x: ColRef<'_, f64>, y: ColRef<'_, f64>) -> f64 {
+        let (l, _) = self.losses(&self.val, &self.val_labels, y);
+        l.iter().sum::<f64>() / l.len() as f64
+    }
+    fn g(&self, x: ColRef<'_, f64>, y: ColRef<'_, f64>) -> f64 {
+        let (l, _) = self.losses(&self.train, &self.train_labels, y);
+        let n = l.len() as f64;
+        l.iter()
+            .zip(x.iter())
+            .map(|(li, xi)| sigmoid(*xi) * li)
+            .sum::<f64>()
+            / n
+            + 0.5 * self.reg * y.squared_norm_l2()
+    }
+    fn f_grad_x(&self, _x: ColRef<'_, f64>, _y: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
+        out.fill(0.0);
+    }
+    fn f_grad_y(&self, _x: ColRef<'_, f64>, y: ColRef<'_, f64>, out: ColMut<'_, f64>) {
+        let (_, p) = self.losses(&self.val, &self.val_labels, y);
+        let m = self.val.nrows();
+        self.back(
+            &self.val,
+            &self.val_labels,
+            p,
+            &vec![1.0 / m as f64; m],
+            out,
+        );
+    }
+    fn g_grad_x(&self, x: ColRef<'_, f64>, y: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
+        let (l, _) = self.losses(&self.train, &self.train_labels, y);
+        let n = l.len() as f64;
+        for i in 0..l.len() {
+            let s = sigmoid(x[i]);
+            out[i] = s * (1.0 - s) * l[i] / n;
+        }
+    }
+    fn g_grad_y(&self, x: ColRef<'_, f64>, y: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
+        let (_, p) = self.losses(&self.train, &self.train_labels, y);
+        let n = self.train.nrows() as f64;
+        let c: Vec<f64> = x.iter().map(|v| sigmoid(*v) / n).collect();
+        self.back(&self.train, &self.train_labels, p, &c, out.as_mut());
+        out += y * self.reg;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Central-difference check of every gradient oracle of `p` at `(x, y)`.
+    fn check_oracles<P: BilevelProblem>(p: &P, x: &Col<f64>, y: &Col<f64>) {
+        let h = 1e-6;
+        let (nx, ny) = p.dims();
+        for upper in [true, false] {
+            let value = |x: &Col<f64>, y: &Col<f64>| {
+                if upper {
+                    p.f(x.as_ref(), y.as_ref())
+                } else {
+                    p.g(x.as_ref(), y.as_ref())
+                }
+            };
+            let mut gx = Col::zeros(nx);
+            let mut gy = Col::zeros(ny);
+            if upper {
+                p.f_grad_x(x.as_ref(), y.as_ref(), gx.as_mut());
+                p.f_grad_y(x.as_ref(), y.as_ref(), gy.as_mut());
+            } else {
+                p.g_grad_x(x.as_ref(), y.as_ref(), gx.as_mut());
+                p.g_grad_y(x.as_ref(), y.as_ref(), gy.as_mut());
+            }
+            for i in 0..nx {
+                let (mut xp, mut xm) = (x.clone(), x.clone());
+                xp[i] += h;
+                xm[i] -= h;
+                let fd = (value(&xp, y) - value(&xm, y)) / (2.0 * h);
+                assert!(
+                    (fd - gx[i]).abs() < 1e-6 * gx[i].abs().max(1e-3),
+                    "upper {upper} ∂x{i}: {fd} vs {}",
+                    gx[i]
+                );
+            }
+            for i in 0..ny {
+                let (mut yp, mut ym) = (y.clone(), y.clone());
+                yp[i] += h;
+                ym[i] -= h;
+                let fd = (value(x, &yp) - value(x, &ym)) / (2.0 * h);
+                assert!(
+                    (fd - gy[i]).abs() < 1e-6 * gy[i].abs().max(1e-3),
+                    "upper {upper} ∂y{i}: {fd} vs {}",
+                    gy[i]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_instance_has_gradients_matching_central_differences() {
+        let q = Quadratic::random(3, 4, 0.2, 1).unwrap();
+        check_oracles(
+            &q,
+            &Col::from_fn(3, |i| 0.1 * i as f64),
+            &Col::from_fn(4, |i| 0.3 - 0.1 * i as f64),
+        );
+        check_oracles(
+            &BomeToy,
+            &Col::from_fn(1, |_| 0.4),
+            &Col::from_fn(2, |i| [0.2, -0.5][i]),
+        );
+        check_oracles(
+            &ShenChen::default(),
+            &Col::from_fn(1, |_| 1.1),
+            &Col::from_fn(1, |_| -0.7),
+        );
+        let mut rng = StdRng::seed_from_u64(4);
+        let train = Mat::from_fn(12, 3, |_, _| rng.random_range(-1.0..1.0));
+        let val = Mat::from_fn(5, 3, |_, _| rng.random_range(-1.0..1.0));
+        let tl: Vec<usize> = (0..12).map(|i| i % 3).collect();
+        let vl: Vec<usize> = (0..5).map(|i| (i + 1) % 3).collect();
+        let hc = HyperCleaning::new(train.as_ref(), &tl, val.as_ref(), &vl, 3, 0.1).unwrap();
+        let (nx, ny) = hc.dims();
+        assert_eq!((nx, ny), (12, 12));
+        check_oracles(
+            &hc,
+            &Col::from_fn(nx, |i| 0.2 * i as f64 - 1.0),
+            &Col::from_fn(ny, |i| (i as f64).sin()),
+        );
+        // At W = 0 every loss is log K.
+        let f0 = BilevelProblem::f(&hc, Col::zeros(nx).as_ref(), Col::zeros(ny).as_ref());
+        assert!((f0 - 3f64.ln()).abs() < 1e-14);
+        assert!(HyperCleaning::new(train.as_ref(), &tl[..11], val.as_ref(), &vl, 3, 0.1).is_err());
+        assert_eq!(
+            HyperCleaning::new(train.as_ref(), &tl, val.as_ref(), &vl, 3, 0.0)
+                .unwrap_err()
+                .param_name(),
+            Some("reg")
+        );
+    }
+}
