@@ -19,6 +19,10 @@ struct Split {
     corrupted: Vec<bool>,
 }
 
+fn env(name: &str, default: f64) -> f64 {
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
 fn split(seed: u64) -> Split {
     let mut data = datasets::digits();
     datasets::standardize(&mut data.features).unwrap();
@@ -44,7 +48,7 @@ fn split(seed: u64) -> Split {
     let val = rows(va);
     let val_labels: Vec<usize> = va.iter().map(|&i| data.labels[i]).collect();
     let problem =
-        HyperCleaning::new(train.as_ref(), &labels, val.as_ref(), &val_labels, 10, 1e-2).unwrap();
+        HyperCleaning::new(train.as_ref(), &labels, val.as_ref(), &val_labels, 10, env("HC_REG", 1e-2)).unwrap();
     Split {
         problem,
         test: rows(te),
@@ -71,7 +75,7 @@ fn hyper_cleaning_on_digits() {
             Col::<f64>::zeros(nx).as_ref(),
             None,
             &PenaltyParams::default()
-                .sigma(1e-1)
+                .sigma(env("HC_SIGMA", 1e-1))
                 .grad_tol(1e-6)
                 .max_iters(30)
                 .inner(InnerParams::default().tol(1e-5).max_iters(2000)),
