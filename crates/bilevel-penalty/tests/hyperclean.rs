@@ -20,7 +20,10 @@ struct Split {
 }
 
 fn env(name: &str, default: f64) -> f64 {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 fn split(seed: u64) -> Split {
@@ -47,8 +50,15 @@ fn split(seed: u64) -> Split {
     let train = rows(tr);
     let val = rows(va);
     let val_labels: Vec<usize> = va.iter().map(|&i| data.labels[i]).collect();
-    let problem =
-        HyperCleaning::new(train.as_ref(), &labels, val.as_ref(), &val_labels, 10, env("HC_REG", 1e-2)).unwrap();
+    let problem = HyperCleaning::new(
+        train.as_ref(),
+        &labels,
+        val.as_ref(),
+        &val_labels,
+        10,
+        env("HC_REG", 1e-2),
+    )
+    .unwrap();
     Split {
         problem,
         test: rows(te),
