@@ -27,7 +27,7 @@ use linalg_core::{Control, Error as CoreError};
 
 use crate::oracle::Oracle;
 use crate::params::InnerParams;
-use crate::penalty::{Eval, Outer, check_start, descend, inner_solve};
+use crate::penalty::{Eval, Outer, check_start, descend, inner_solve, start_y};
 use crate::problem::BilevelProblem;
 use crate::report::{BilevelRecord, BilevelReport};
 use crate::{Error, Result};
@@ -183,10 +183,7 @@ pub fn aid<P: BilevelProblem + ?Sized>(
 ) -> Result<BilevelReport> {
     params.validate()?;
     check_start(problem, x0, y0)?;
-    let y_start = match y0 {
-        Some(y0) => y0.to_owned(),
-        None => Col::zeros(problem.dims().1),
-    };
+    let y_start = start_y(problem, y0);
     let outer = Outer {
         sigma: 0.0,
         sigma_min: 0.0,

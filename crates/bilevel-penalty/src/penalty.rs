@@ -21,7 +21,7 @@
 //! follows an optional continuation schedule. The report carries a
 //! penalty-gap certificate from `σ` and `σ/2`.
 
-use linalg_core::faer::{Col, ColRef};
+use linalg_core::faer::{Col, ColRef, unzip, zip};
 use linalg_core::{Control, Recorder, Termination, Work};
 
 use crate::oracle::Oracle;
@@ -56,9 +56,16 @@ fn inner_grad<P: BilevelProblem + ?Sized>(
     o.g_grad_y(x, y, out.as_mut())?;
     if s > 0.0 {
         o.f_grad_y(x, y, tmp.as_mut())?;
-        *out += &*tmp * s;
+        zip!(out.as_mut(), tmp.as_ref()).for_each(|unzip!(o, t)| *o += *t * s);
     }
     Ok(())
+}
+
+/// `‖a − b‖₂` without a temporary vector.
+fn distance(a: ColRef<'_, f64>, b: ColRef<'_, f64>) -> f64 {
+    let mut s = 0.0;
+    zip!(a, b).for_each(|unzip!(a, b)| s += (*a - *b) * (*a - *b));
+    s.sqrt()
 }
 
 /// Minimises `s·f(x, ·) + g(x, ·)` over `Y` from `y` (in place) by projected
@@ -88,15 +95,16 @@ pub(crate) fn inner_solve<P: BilevelProblem + ?Sized>(
     for it in 0..p.max_iters {
         let mut t = *step;
         loop {
-            trial.copy_from(&*y - &grad * t);
+            // In place: this loop is the whole cost of the method.
+            zip!(trial.as_mut(), y.as_ref(), grad.as_ref())
+                .for_each(|unzip!(tr, yv, g)| *tr = *yv - *g * t);
             o.problem().y_set().project(trial.as_mut());
-            let d = &trial - &*y;
-            let dn = d.norm_l2();
+            let dn = distance(trial.as_ref(), y.as_ref());
             if dn == 0.0 {
                 return Ok(it);
             }
             inner_grad(o, x, trial.as_ref(), s, &mut grad_t, &mut tmp)?;
-            if (&grad_t - &grad).norm_l2() * t <= dn * (1.0 + 1e-12) {
+            if distance(grad_t.as_ref(), grad.as_ref()) * t <= dn * (1.0 + 1e-12) {
                 let residual = dn / t;
                 std::mem::swap(y, &mut trial);
                 std::mem::swap(&mut grad, &mut grad_t);
@@ -180,6 +188,17 @@ pub(crate) fn check_start<P: BilevelProblem + ?Sized>(
     problem.x_set().validate("x_set", nx)?;
     problem.y_set().validate("y_set", ny)?;
     Ok(())
+}
+
+/// The lower-level starting point: `y0`, or zero.
+pub(crate) fn start_y<P: BilevelProblem + ?Sized>(
+    problem: &P,
+    y0: Option<ColRef<'_, f64>>,
+) -> Col<f64> {
+    match y0 {
+        Some(y0) => y0.to_owned(),
+        None => Col::zeros(problem.dims().1),
+    }
 }
 
 /// `ψ_σ(x)` and `∇ψ_σ(x)` at one point (inner loops from `y0`, or zero):
@@ -369,10 +388,7 @@ pub fn penalty<P: BilevelProblem + ?Sized>(
 ) -> Result<BilevelReport> {
     params.validate()?;
     check_start(problem, x0, y0)?;
-    let y_start = match y0 {
-        Some(y0) => y0.to_owned(),
-        None => Col::zeros(problem.dims().1),
-    };
+    let y_start = start_y(problem, y0);
     let outer = Outer {
         sigma: params.sigma,
         sigma_min: params.final_sigma(),

@@ -142,19 +142,9 @@ pub trait BilevelProblem: Sync {
         x: ColRef<'_, f64>,
         y: ColRef<'_, f64>,
         v: ColRef<'_, f64>,
-        mut out: ColMut<'_, f64>,
+        out: ColMut<'_, f64>,
     ) {
-        let Some(h) = fd_step(y, v) else {
-            out.fill(0.0);
-            return;
-        };
-        let mut gm = Col::<f64>::zeros(y.nrows());
-        self.g_grad_y(x, (y + v * h).as_ref(), out.as_mut());
-        self.g_grad_y(x, (y - v * h).as_ref(), gm.as_mut());
-        let scale = 0.5 / h;
-        for i in 0..out.nrows() {
-            out[i] = (out[i] - gm[i]) * scale;
-        }
+        central_difference(y, v, out, |yy, o| self.g_grad_y(x, yy, o));
     }
     /// `∇²_xy g(x, y)·v = ∂ₓ⟨∇_y g(x, y), v⟩` (an `n_x` vector). The default
     /// is a central difference of [`Self::g_grad_x`] along `y + hv`.
@@ -163,19 +153,9 @@ pub trait BilevelProblem: Sync {
         x: ColRef<'_, f64>,
         y: ColRef<'_, f64>,
         v: ColRef<'_, f64>,
-        mut out: ColMut<'_, f64>,
+        out: ColMut<'_, f64>,
     ) {
-        let Some(h) = fd_step(y, v) else {
-            out.fill(0.0);
-            return;
-        };
-        let mut gm = Col::<f64>::zeros(x.nrows());
-        self.g_grad_x(x, (y + v * h).as_ref(), out.as_mut());
-        self.g_grad_x(x, (y - v * h).as_ref(), gm.as_mut());
-        let scale = 0.5 / h;
-        for i in 0..out.nrows() {
-            out[i] = (out[i] - gm[i]) * scale;
-        }
+        central_difference(y, v, out, |yy, o| self.g_grad_x(x, yy, o));
     }
     /// The upper-level set `X` (default: the whole space).
     fn x_set(&self) -> &Constraint {
@@ -187,10 +167,28 @@ pub trait BilevelProblem: Sync {
     }
 }
 
-/// The central-difference step along `v` at `y`, or `None` for `v = 0`.
-fn fd_step(y: ColRef<'_, f64>, v: ColRef<'_, f64>) -> Option<f64> {
+/// `out = (G(y + hv) − G(y − hv)) / 2h` for a gradient map `G` written into
+/// its second argument, `h = ε^{1/3}·max(1, ‖y‖)/‖v‖` (zero for `v = 0`):
+/// the default second-order oracles.
+fn central_difference(
+    y: ColRef<'_, f64>,
+    v: ColRef<'_, f64>,
+    mut out: ColMut<'_, f64>,
+    mut grad: impl FnMut(ColRef<'_, f64>, ColMut<'_, f64>),
+) {
     let vn = v.norm_l2();
-    (vn > 0.0).then(|| f64::EPSILON.cbrt() * y.norm_l2().max(1.0) / vn)
+    if vn == 0.0 {
+        out.fill(0.0);
+        return;
+    }
+    let h = f64::EPSILON.cbrt() * y.norm_l2().max(1.0) / vn;
+    let mut minus = Col::<f64>::zeros(out.nrows());
+    grad((y + v * h).as_ref(), out.as_mut());
+    grad((y - v * h).as_ref(), minus.as_mut());
+    let scale = 0.5 / h;
+    for i in 0..out.nrows() {
+        out[i] = (out[i] - minus[i]) * scale;
+    }
 }
 
 #[cfg(test)]
