@@ -22,7 +22,7 @@
 use linalg_core::cg::{Cg, CgParams};
 use linalg_core::faer::linalg::solvers::Solve;
 use linalg_core::faer::matrix_free::IdentityPrecond;
-use linalg_core::faer::{Col, ColRef, Mat, Side};
+use linalg_core::faer::{Col, ColRef, Mat, Side, unzip, zip};
 use linalg_core::op::ShiftedOp;
 use linalg_core::param::{ParamError, at_least, positive};
 use linalg_core::{Control, Termination, Work};
@@ -218,7 +218,7 @@ pub fn grn<O: Curvature>(
             LinearSolver::MatrixFreeCg => Some(obj.hessian_op(x.as_ref())),
             LinearSolver::Direct => None,
         };
-        neg_g.copy_from(-&g);
+        zip!(neg_g.as_mut(), g.as_ref()).for_each(|unzip!(n, g)| *n = -*g);
         let mut accepted = false;
         for _ in 0..params.max_trials {
             work.trials += 1;
@@ -242,7 +242,7 @@ pub fn grn<O: Curvature>(
                 grow_regularisation(&mut scale, params);
                 continue;
             };
-            xt.copy_from(&x + &d);
+            zip!(xt.as_mut(), x.as_ref(), d.as_ref()).for_each(|unzip!(t, x, d)| *t = *x + *d);
             work.gradient_evals += 1;
             let ft = obj.gradient(xt.as_ref(), gt.as_mut());
             let gtn2 = gt.squared_norm_l2();
