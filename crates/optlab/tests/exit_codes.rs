@@ -95,6 +95,12 @@ const CASES: &[Case] = &[
     ),
     case("ot --problem random-assignment:0 --reg 0.1", 2, "--problem"),
     case(
+        "ot --problem random-assignment:10000000 --reg 0.1",
+        2,
+        "too large",
+    ),
+    case("ot --problem clouds:99999999 --reg 0.1", 2, "too large"),
+    case(
         "ot --problem random-assignment:30 --reg 0.01 --tol 0",
         2,
         "--tol",
@@ -149,6 +155,26 @@ const CASES: &[Case] = &[
         "--tol",
     ),
     case("optimize --problem rosenbrock:1 --method grn", 2, "n"),
+    case(
+        "optimize --problem rosenbrock:99999999999 --method gd",
+        2,
+        "too large",
+    ),
+    case(
+        "optimize --problem logsumexp:1000000:1000000 --method gd",
+        2,
+        "too large",
+    ),
+    case(
+        "optimize --problem rosenbrock:100000 --method grn",
+        2,
+        "too large",
+    ),
+    case(
+        "optimize --problem rosenbrock:100000 --method nesterov",
+        2,
+        "--l and --mu",
+    ),
     case(
         "optimize --problem logsumexp --method grn-fisher",
         2,

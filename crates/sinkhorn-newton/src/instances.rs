@@ -59,8 +59,11 @@ pub fn random_assignment(n: usize, seed: u64) -> Result<Instance> {
 pub fn image_pair(first: &[f64], second: &[f64], h: usize, w: usize, q: u32) -> Result<Instance> {
     at_least("h", h, 1)?;
     at_least("w", w, 1)?;
+    let pixels = h
+        .checked_mul(w)
+        .ok_or_else(|| ParamError::new("w", format!("{h} × {w} pixels overflow")))?;
     let density = |name: &'static str, img: &[f64]| -> Result<Col<f64>> {
-        dimension(name, h * w, img.len())?;
+        dimension(name, pixels, img.len())?;
         finite_slice(name, img)?;
         if let Some(i) = img.iter().position(|v| *v < 0.0) {
             return Err(ParamError::new(

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use clap::ValueEnum;
 use linalg_core::faer::{Col, Side};
 use linalg_core::io::read_npy_col;
 use linalg_core::objective::Rosenbrock;
@@ -116,6 +117,11 @@ enum Problem {
     Paper(PaperFunction),
 }
 
+/// Largest dimension of a vector-sized problem (rosenbrock, chebyshev).
+const MAX_DIM: usize = 10_000_000;
+/// Largest side of a dense problem matrix, and of a dense Hessian.
+const MAX_SIDE: usize = 4000;
+
 fn parse_problem(args: &Args) -> Result<(Problem, Col<f64>), Failure> {
     let mut parts = args.problem.split(':');
     let name = parts.next().unwrap_or_default();
@@ -135,25 +141,48 @@ fn parse_problem(args: &Args) -> Result<(Problem, Col<f64>), Failure> {
             ))
         })
     };
+    // Dense data (logsumexp, normpow4) and vectors (rosenbrock, chebyshev)
+    // are sized by the flag: bound them before allocating.
+    let sized = |k: usize, default: usize, max: usize| -> Result<usize, Failure> {
+        let v = num(k, default)?;
+        if v > max {
+            return Err(Failure::BadInput(format!(
+                "--problem {}: {v} is too large (at most {max})",
+                args.problem
+            )));
+        }
+        Ok(v)
+    };
     Ok(match name {
         "rosenbrock" => {
-            let f = Rosenbrock::new(num(0, 2)?).map_err(bad)?;
+            let f = Rosenbrock::new(sized(0, 2, MAX_DIM)?).map_err(bad)?;
             let x0 = f.classic_start();
             (Problem::Rosen(f), x0)
         }
         "chebyshev" => {
             let p = num(1, 4)? as f64;
-            let f = ChebyshevRosenbrock::new(num(0, 10)?, p).map_err(bad)?;
+            let f = ChebyshevRosenbrock::new(sized(0, 10, MAX_DIM)?, p).map_err(bad)?;
             let x0 = f.classic_start();
             (Problem::Cheb(f), x0)
         }
         "logsumexp" => {
-            let f = LogSumExp::random(num(0, 500)?, num(1, 100)?, 1.0, args.seed).map_err(bad)?;
+            let f = LogSumExp::random(
+                sized(0, 500, MAX_SIDE)?,
+                sized(1, 100, MAX_SIDE)?,
+                1.0,
+                args.seed,
+            )
+            .map_err(bad)?;
             let x0 = Col::from_fn(f.dim(), |_| 1.0);
             (Problem::Lse(f), x0)
         }
         "normpow4" => {
-            let f = NormPow4::random(num(0, 100)?, num(1, 200)?, args.seed).map_err(bad)?;
+            let f = NormPow4::random(
+                sized(0, 100, MAX_SIDE)?,
+                sized(1, 200, MAX_SIDE)?,
+                args.seed,
+            )
+            .map_err(bad)?;
             let x0 = Col::zeros(f.dim());
             (Problem::Np4(f), x0)
         }
@@ -185,6 +214,9 @@ fn parse_problem(args: &Args) -> Result<(Problem, Col<f64>), Failure> {
 
 /// Extreme eigenvalues of the dense Hessian at `x0` (for default L and μ).
 fn hessian_bounds(obj: &impl Objective, x0: &Col<f64>) -> Option<(f64, f64)> {
+    if obj.dim() > MAX_SIDE {
+        return None;
+    }
     let h = obj.hessian(x0.as_ref())?;
     let ev = h.self_adjoint_eigenvalues(Side::Lower).ok()?;
     Some((ev[0], ev[ev.len() - 1]))
@@ -215,7 +247,9 @@ fn solve<O: Curvature>(
     let (mut l, mut mu) = (args.l.unwrap_or(f64::NAN), args.mu.unwrap_or(f64::NAN));
     if needs_l && (args.l.is_none() || args.mu.is_none()) {
         let (lo, hi) = hessian_bounds(obj, x0).ok_or_else(|| {
-            Failure::BadInput("give --l and --mu: this problem has no dense Hessian".into())
+            Failure::BadInput(format!(
+                "give --l and --mu: the dense Hessian at x0 is not available (or the problem has more than {MAX_SIDE} unknowns)"
+            ))
         })?;
         if args.l.is_none() {
             l = hi;
@@ -223,6 +257,24 @@ fn solve<O: Curvature>(
         if args.mu.is_none() {
             mu = reg_mu.unwrap_or(lo.max(0.0));
         }
+    }
+    let grn_method = matches!(
+        args.method,
+        MethodArg::Grn
+            | MethodArg::GrnGn
+            | MethodArg::GrnFisher
+            | MethodArg::GrnDiag
+            | MethodArg::Mishchenko
+    );
+    // The GRN models are dense n × n matrices here.
+    if grn_method && obj.dim() > MAX_SIDE {
+        return Err(Failure::BadInput(format!(
+            "--method {}: {} unknowns is too large for the dense Hessian models (at most {MAX_SIDE})",
+            args.method
+                .to_possible_value()
+                .map_or_else(|| "grn".to_owned(), |v| v.get_name().to_owned()),
+            obj.dim()
+        )));
     }
     let grn_params = |hessian, regularisation| GrnParams {
         run,

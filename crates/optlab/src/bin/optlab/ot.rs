@@ -134,6 +134,10 @@ fn in_file(path: &std::path::Path) -> impl Fn(sinkhorn_newton::Error) -> Failure
     move |e| Failure::BadInput(format!("{}: {e}", path.display()))
 }
 
+/// Largest side of a built-in problem (a 4000 × 4000 cost is 128 MB, and
+/// the solvers hold three such matrices).
+const MAX_SIDE: usize = 4000;
+
 /// Parses `--problem NAME[:ARGS]`.
 fn builtin_problem(spec: &str) -> Result<instances::Instance, Failure> {
     let mut parts = spec.split(':');
@@ -157,6 +161,14 @@ fn builtin_problem(spec: &str) -> Result<instances::Instance, Failure> {
     if nums.len() > max_args {
         return Err(Failure::BadInput(format!(
             "--problem {spec}: `{name}` takes at most {max_args} numbers"
+        )));
+    }
+    // The solvers keep the dense n × m cost (twice) and plan: bound n before
+    // anything of that size is allocated.
+    if matches!(name, "random-assignment" | "clouds") && arg(0, 0) > MAX_SIDE {
+        return Err(Failure::BadInput(format!(
+            "--problem {spec}: n = {} is too large (at most {MAX_SIDE}: the dense cost is n²)",
+            arg(0, 0)
         )));
     }
     match name {
