@@ -192,6 +192,8 @@ pub fn aid<P: BilevelProblem + ?Sized>(
         grad_tol: params.grad_tol,
         max_iters: params.max_iters,
         step0: params.step0,
+        calls0: crate::OracleCalls::default(),
+        reevaluate: false,
     };
     let mut step = params.inner.step0;
     let d = descend(

@@ -34,20 +34,28 @@
 #![warn(missing_docs)]
 
 pub mod aid;
+pub mod bome;
+pub mod f2sa;
 pub mod instances;
+pub mod itd;
 mod oracle;
 mod params;
 pub mod penalty;
 pub mod problem;
 mod report;
+pub mod stochastic;
 
 pub use aid::{AidParams, aid};
+pub use bome::{BomeParams, bome};
+pub use f2sa::{F2saParams, f2sa};
+pub use itd::{ItdParams, itd};
 pub use linalg_core::{Control, ParamError, Termination, Work};
 pub use oracle::OracleCalls;
 pub use params::{InnerParams, PenaltyParams};
-pub use penalty::{penalty, psi_sigma};
-pub use problem::{BilevelProblem, Constraint};
+pub use penalty::{lower_solution, penalty, psi_sigma};
+pub use problem::{BilevelProblem, Constraint, StochasticBilevel};
 pub use report::{BilevelRecord, BilevelReport, Certificate};
+pub use stochastic::{Sampler, StochasticParams, Variant, penalty_stochastic};
 
 /// Errors of `bilevel-penalty`.
 #[derive(Debug, thiserror::Error)]

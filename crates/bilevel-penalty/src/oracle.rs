@@ -4,7 +4,7 @@
 
 use linalg_core::faer::{ColMut, ColRef};
 
-use crate::problem::BilevelProblem;
+use crate::problem::{BilevelProblem, StochasticBilevel};
 use crate::{Error, Result};
 
 /// Oracle calls of a run, per level and per variable.
@@ -27,6 +27,9 @@ pub struct OracleCalls {
     pub g_hvp_yy: usize,
     /// Products `∇²_xy g·v` (implicit differentiation).
     pub g_hvp_xy: usize,
+    /// Per-sample gradient terms of the minibatch oracles (a batch of 64
+    /// adds 64; each batch call also counts one in its gradient field).
+    pub samples: usize,
 }
 
 impl OracleCalls {
@@ -138,6 +141,18 @@ impl<'p, P: BilevelProblem + ?Sized> Oracle<'p, P> {
         self.finite_col("g_grad_y", out.as_ref())
     }
 
+    pub(crate) fn g_hvp_yy(
+        &mut self,
+        x: ColRef<'_, f64>,
+        y: ColRef<'_, f64>,
+        v: ColRef<'_, f64>,
+        mut out: ColMut<'_, f64>,
+    ) -> Result<()> {
+        self.calls.g_hvp_yy += 1;
+        self.p.g_hvp_yy(x, y, v, out.as_mut());
+        self.finite_col("g_hvp_yy", out.as_ref())
+    }
+
     pub(crate) fn g_hvp_xy(
         &mut self,
         x: ColRef<'_, f64>,
@@ -153,4 +168,30 @@ impl<'p, P: BilevelProblem + ?Sized> Oracle<'p, P> {
     pub(crate) fn problem(&self) -> &'p P {
         self.p
     }
+}
+
+/// The minibatch oracles, counted like the full ones (one call per batch)
+/// plus the samples they touch.
+macro_rules! batch_oracle {
+    ($name:ident, $field:ident, $label:literal) => {
+        pub(crate) fn $name(
+            &mut self,
+            x: ColRef<'_, f64>,
+            y: ColRef<'_, f64>,
+            batch: &[usize],
+            mut out: ColMut<'_, f64>,
+        ) -> Result<()> {
+            self.calls.$field += 1;
+            self.calls.samples += batch.len();
+            self.p.$name(x, y, batch, out.as_mut());
+            self.finite_col($label, out.as_ref())
+        }
+    };
+}
+
+impl<P: StochasticBilevel + ?Sized> Oracle<'_, P> {
+    batch_oracle!(f_grad_x_batch, f_grad_x, "f_grad_x_batch");
+    batch_oracle!(f_grad_y_batch, f_grad_y, "f_grad_y_batch");
+    batch_oracle!(g_grad_x_batch, g_grad_x, "g_grad_x_batch");
+    batch_oracle!(g_grad_y_batch, g_grad_y, "g_grad_y_batch");
 }

@@ -237,6 +237,11 @@ pub(crate) struct Outer {
     pub(crate) grad_tol: f64,
     pub(crate) max_iters: usize,
     pub(crate) step0: f64,
+    /// Calls made before the loop (step-size estimates), added to the counts.
+    pub(crate) calls0: crate::OracleCalls,
+    /// Re-evaluate the base point at the start of each iteration from the
+    /// current warm start (when the estimate depends on it, as warm ITD's).
+    pub(crate) reevaluate: bool,
 }
 
 /// What the outer loop ends with.
@@ -268,6 +273,7 @@ where
     E: FnMut(&mut Oracle<'_, P>, ColRef<'_, f64>, f64, (&Col<f64>, &Col<f64>)) -> Result<Eval>,
 {
     let mut o = Oracle::new(problem);
+    o.calls = outer.calls0;
     let mut work = Work::default();
     let mut x = x0.to_owned();
     problem.x_set().project(x.as_mut());
@@ -276,23 +282,31 @@ where
     let mut gn = projected_gradient(problem, &x, &cur.grad);
     let mut rec = Recorder::new(outer.max_iters, observer);
     let converged = |sigma: f64, gn: f64| sigma <= outer.sigma_min && gn <= outer.grad_tol;
-    let record =
-        |rec: &mut Recorder<BilevelRecord, _>, k, sigma, e: &Eval, gn, inner, calls: usize| {
-            let r = BilevelRecord {
-                iteration: k,
-                sigma,
-                value: e.value,
-                grad_norm: gn,
-                inner_iterations: inner,
-                gradient_calls: calls,
-                seconds: rec.seconds(),
-            };
-            rec.record(r, converged(sigma, gn))
+    let record = |rec: &mut Recorder<BilevelRecord, _>,
+                  k,
+                  x: &Col<f64>,
+                  sigma,
+                  e: &Eval,
+                  gn,
+                  inner,
+                  calls: usize| {
+        let r = BilevelRecord {
+            iteration: k,
+            sigma,
+            value: e.value,
+            grad_norm: gn,
+            inner_iterations: inner,
+            gradient_calls: calls,
+            seconds: rec.seconds(),
+            psi: problem.psi_exact(x.as_ref()),
         };
+        rec.record(r, converged(sigma, gn))
+    };
     let first_inner = cur.inner_iterations;
     let mut termination = record(
         &mut rec,
         0,
+        &x,
         sigma,
         &cur,
         gn,
@@ -307,6 +321,9 @@ where
         let mut inner = 0;
         if gn <= outer.stage_tol && sigma > outer.sigma_min {
             sigma = (sigma * outer.sigma_decay).max(outer.sigma_min);
+            cur = eval(&mut o, x.as_ref(), sigma, (&cur.y, &cur.z))?;
+            inner += cur.inner_iterations;
+        } else if outer.reevaluate {
             cur = eval(&mut o, x.as_ref(), sigma, (&cur.y, &cur.z))?;
             inner += cur.inner_iterations;
         }
@@ -351,6 +368,7 @@ where
         termination = record(
             &mut rec,
             k,
+            &x,
             sigma,
             &cur,
             gn,
@@ -397,6 +415,8 @@ pub fn penalty<P: BilevelProblem + ?Sized>(
         grad_tol: params.grad_tol,
         max_iters: params.max_iters,
         step0: params.step0,
+        calls0: crate::OracleCalls::default(),
+        reevaluate: false,
     };
     let mut steps = (params.inner.step0, params.inner.step0);
     let inner = params.inner;
@@ -426,4 +446,22 @@ pub fn penalty<P: BilevelProblem + ?Sized>(
         gradient_gap: 2.0 * (&half.grad - &d.cur.grad).norm_l2(),
     };
     Ok(BilevelReport::new("penalty", d, Some(certificate)))
+}
+
+/// The lower-level solution `z(x) = argmin_{y ∈ Y} g(x, y)` by the inner
+/// projected-gradient loop from `y0` (or zero), stopping at `inner.tol`:
+/// for evaluating a model at a given `x` (retraining, plots).
+pub fn lower_solution<P: BilevelProblem + ?Sized>(
+    problem: &P,
+    x: ColRef<'_, f64>,
+    y0: Option<ColRef<'_, f64>>,
+    inner: &InnerParams,
+) -> Result<Col<f64>> {
+    inner.validate()?;
+    check_start(problem, x, y0)?;
+    let mut y = start_y(problem, y0);
+    let mut o = Oracle::new(problem);
+    let mut step = inner.step0;
+    inner_solve(&mut o, x, &mut y, 0.0, inner, &mut step)?;
+    Ok(y)
 }

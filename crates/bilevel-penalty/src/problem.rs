@@ -165,6 +165,57 @@ pub trait BilevelProblem: Sync {
     fn y_set(&self) -> &Constraint {
         &FREE
     }
+    /// The value function `ψ(x) = min_{y ∈ Y*(x)} f(x, y)` where the instance
+    /// knows it in closed form (default `None`). Not an oracle: the solvers
+    /// only record it (`BilevelRecord::psi`) and stop on a target value, and
+    /// its calls are not counted.
+    fn psi_exact(&self, x: ColRef<'_, f64>) -> Option<f64> {
+        let _ = x;
+        None
+    }
+}
+
+/// A bilevel problem whose levels are averages over samples,
+/// `f = (1/m) Σ_j f_j`, `g = (1/n) Σ_i g_i`, with minibatch gradients: the
+/// oracles of the stochastic methods. Each batch oracle writes the **mean**
+/// over `batch` (indices below [`n_samples`](Self::n_samples)) into `out`,
+/// so it is an unbiased estimate of the full gradient; the full-batch
+/// oracles of [`BilevelProblem`] stay available for evaluation.
+pub trait StochasticBilevel: BilevelProblem {
+    /// `(m, n)`: the numbers of upper- and lower-level samples.
+    fn n_samples(&self) -> (usize, usize);
+    /// `∇ₓ f` averaged over the upper-level samples `batch`.
+    fn f_grad_x_batch(
+        &self,
+        x: ColRef<'_, f64>,
+        y: ColRef<'_, f64>,
+        batch: &[usize],
+        out: ColMut<'_, f64>,
+    );
+    /// `∇_y f` averaged over the upper-level samples `batch`.
+    fn f_grad_y_batch(
+        &self,
+        x: ColRef<'_, f64>,
+        y: ColRef<'_, f64>,
+        batch: &[usize],
+        out: ColMut<'_, f64>,
+    );
+    /// `∇ₓ g` averaged over the lower-level samples `batch`.
+    fn g_grad_x_batch(
+        &self,
+        x: ColRef<'_, f64>,
+        y: ColRef<'_, f64>,
+        batch: &[usize],
+        out: ColMut<'_, f64>,
+    );
+    /// `∇_y g` averaged over the lower-level samples `batch`.
+    fn g_grad_y_batch(
+        &self,
+        x: ColRef<'_, f64>,
+        y: ColRef<'_, f64>,
+        batch: &[usize],
+        out: ColMut<'_, f64>,
+    );
 }
 
 /// `out = (G(y + hv) − G(y − hv)) / 2h` for a gradient map `G` written into

@@ -26,6 +26,9 @@ pub struct BilevelRecord {
     pub gradient_calls: usize,
     /// Seconds since the start.
     pub seconds: f64,
+    /// The exact value function `ψ(x_k)` where the problem knows it
+    /// ([`BilevelProblem::psi_exact`](crate::BilevelProblem::psi_exact)).
+    pub psi: Option<f64>,
 }
 
 linalg_core::impl_iteration_record!(BilevelRecord);
@@ -52,7 +55,8 @@ pub struct Certificate {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone)]
 pub struct BilevelReport {
-    /// The method (`penalty`, `aid`).
+    /// The method (`penalty`, `aid`, `penalty-stochastic`, `penalty-storm`,
+    /// `penalty-2ts`, `f2sa`, `itd`, `bome`).
     pub method: &'static str,
     /// The final upper variable.
     #[cfg_attr(feature = "serde", serde(skip))]

@@ -16,6 +16,9 @@ struct Split {
     test_labels: Vec<usize>,
     train: Mat<f64>,
     clean_train_labels: Vec<usize>,
+    noisy_labels: Vec<usize>,
+    val: Mat<f64>,
+    val_labels: Vec<usize>,
     corrupted: Vec<bool>,
 }
 
@@ -65,8 +68,64 @@ fn split(seed: u64) -> Split {
         test_labels: te.iter().map(|&i| data.labels[i]).collect(),
         train,
         clean_train_labels: clean,
+        noisy_labels: labels,
+        val,
+        val_labels,
         corrupted,
     }
+}
+
+/// Accuracy on the test split of the lower-level model trained on the rows
+/// `keep` of the training set plus the validation set (weights 1).
+fn retrain(s: &Split, keep: &[bool], val: &Mat<f64>, val_labels: &[usize]) -> f64 {
+    let rows: Vec<usize> = (0..keep.len()).filter(|&i| keep[i]).collect();
+    let d = s.train.ncols();
+    let m = rows.len() + val.nrows();
+    let a = Mat::from_fn(m, d, |i, j| {
+        if i < rows.len() {
+            s.train[(rows[i], j)]
+        } else {
+            val[(i - rows.len(), j)]
+        }
+    });
+    let labels: Vec<usize> = (0..m)
+        .map(|i| {
+            if i < rows.len() {
+                s.clean_train_labels[rows[i]]
+            } else {
+                val_labels[i - rows.len()]
+            }
+        })
+        .collect();
+    // Only the lower level matters: the kept rows carry their (possibly
+    // corrupted) training labels.
+    let labels: Vec<usize> = (0..m)
+        .map(|i| {
+            if i < rows.len() {
+                s.noisy_labels[rows[i]]
+            } else {
+                labels[i]
+            }
+        })
+        .collect();
+    let p = HyperCleaning::new(
+        a.as_ref(),
+        &labels,
+        val.as_ref(),
+        val_labels,
+        10,
+        env("HC_RETRAIN_REG", env("HC_REG", 1e-2)),
+    )
+    .unwrap();
+    let x = Col::<f64>::from_fn(m, |_| 30.0);
+    let y = lower_solution(
+        &p,
+        x.as_ref(),
+        None,
+        &InnerParams::default().tol(1e-6).max_iters(20_000),
+    )
+    .unwrap();
+    p.accuracy(s.test.as_ref(), &s.test_labels, y.as_ref())
 }
 
 #[test]
@@ -80,14 +139,17 @@ fn hyper_cleaning_on_digits() {
         let s = split(seed);
         let (nx, _) = s.problem.dims();
         let t = Instant::now();
+        let sigma = env("HC_SIGMA", 1e-1);
         let rep = penalty(
             &s.problem,
             Col::<f64>::zeros(nx).as_ref(),
             None,
             &PenaltyParams::default()
-                .sigma(env("HC_SIGMA", 1e-1))
+                .sigma(sigma)
+                .sigma_min(Some(env("HC_SIGMA_MIN", sigma)))
+                .stage_tol(env("HC_STAGE", 1e-4))
                 .grad_tol(1e-6)
-                .max_iters(30)
+                .max_iters(env("HC_ITERS", 30.0) as usize)
                 .inner(InnerParams::default().tol(1e-5).max_iters(2000)),
             |_| Control::Continue,
         )
@@ -96,6 +158,9 @@ fn hyper_cleaning_on_digits() {
         let acc = s
             .problem
             .accuracy(s.test.as_ref(), &s.test_labels, rep.y.as_ref());
+        let acc_z = s
+            .problem
+            .accuracy(s.test.as_ref(), &s.test_labels, rep.z.as_ref());
         let w = s.problem.weights(rep.x.as_ref());
         let flagged: Vec<bool> = w.iter().map(|v| *v < 0.5).collect();
         let tp = flagged
@@ -114,10 +179,49 @@ fn hyper_cleaning_on_digits() {
             .filter(|(f, c)| !**f && **c)
             .count() as f64;
         let f1 = 2.0 * tp / (2.0 * tp + fp + fneg);
-        let _ = (&s.train, &s.clean_train_labels);
+        let mean = |c: bool| {
+            let v: Vec<f64> = w
+                .iter()
+                .zip(&s.corrupted)
+                .filter(|(_, k)| **k == c)
+                .map(|(w, _)| *w)
+                .collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        };
         eprintln!(
-            "seed {seed}: test accuracy {:.2} %, detection F1 {f1:.3}, {} outer iterations, {} gradient calls, {secs:.1} s ({:?})",
+            "mean weight corrupted {:.3} clean {:.3}",
+            mean(true),
+            mean(false)
+        );
+        let x_or = Col::<f64>::from_fn(nx, |i| if s.corrupted[i] { -8.0 } else { 8.0 });
+        let inner = InnerParams::default().tol(1e-6).max_iters(20_000);
+        let z_or = lower_solution(&s.problem, x_or.as_ref(), None, &inner).unwrap();
+        let z_found = lower_solution(&s.problem, rep.x.as_ref(), None, &inner).unwrap();
+        use bilevel_penalty::BilevelProblem;
+        eprintln!(
+            "val loss at the oracle weights {:.4} (test acc {:.2} %), at the found weights {:.4} (test acc {:.2} %)",
+            s.problem.f(x_or.as_ref(), z_or.as_ref()),
+            100.0
+                * s.problem
+                    .accuracy(s.test.as_ref(), &s.test_labels, z_or.as_ref()),
+            s.problem.f(rep.x.as_ref(), z_found.as_ref()),
+            100.0
+                * s.problem
+                    .accuracy(s.test.as_ref(), &s.test_labels, z_found.as_ref()),
+        );
+        let keep: Vec<bool> = flagged.iter().map(|f| !f).collect();
+        let acc_re = retrain(&s, &keep, &s.val, &s.val_labels);
+        let none = vec![false; keep.len()];
+        let acc_val = retrain(&s, &none, &s.val, &s.val_labels);
+        let clean: Vec<bool> = s.corrupted.iter().map(|c| !c).collect();
+        let acc_oracle = retrain(&s, &clean, &s.val, &s.val_labels);
+        eprintln!(
+            "seed {seed}: test accuracy y {:.2} % z {:.2} % retrain {:.2} % (val only {:.2} %, oracle {:.2} %), detection F1 {f1:.3}, {} outer iterations, {} gradient calls, {secs:.1} s ({:?})",
             100.0 * acc,
+            100.0 * acc_z,
+            100.0 * acc_re,
+            100.0 * acc_val,
+            100.0 * acc_oracle,
             rep.iterations,
             rep.calls.gradient_calls(),
             rep.termination

@@ -6,7 +6,10 @@ use linalg_core::param::at_least;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 use crate::Result;
+
+mod benchopt;
 use crate::problem::{BilevelProblem, Constraint};
+pub use benchopt::{StochasticQuadratic, StochasticQuadraticConfig};
 
 /// The closed-form quadratic `f = ½‖y − b‖² + (λ/2)‖x‖²`, `g = ½‖y − Ax‖²`
 /// (`A` is `n_y × n_x`, `Y = ℝ^{n_y}`): `y_σ = (σb + Ax)/(1 + σ)` and
