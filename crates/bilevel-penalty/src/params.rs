@@ -17,6 +17,10 @@ pub struct InnerParams {
     pub max_iters: usize,
     /// First trial step of the backtracking (default 1).
     pub step0: f64,
+    /// Nesterov momentum with gradient restarts (FISTA) instead of plain
+    /// projected gradient (default `false`): for ill-conditioned lower
+    /// levels (weak ridge), at one more gradient per step.
+    pub accelerated: bool,
 }
 
 impl Default for InnerParams {
@@ -25,6 +29,7 @@ impl Default for InnerParams {
             tol: 1e-8,
             max_iters: 10_000,
             step0: 1.0,
+            accelerated: false,
         }
     }
 }
@@ -43,6 +48,11 @@ impl InnerParams {
     /// Sets the first trial step.
     pub fn step0(mut self, t: f64) -> Self {
         self.step0 = t;
+        self
+    }
+    /// Turns momentum on or off.
+    pub fn accelerated(mut self, on: bool) -> Self {
+        self.accelerated = on;
         self
     }
     /// Rejects non-positive tolerances and steps and a zero limit

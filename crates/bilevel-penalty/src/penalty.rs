@@ -86,6 +86,9 @@ pub(crate) fn inner_solve<P: BilevelProblem + ?Sized>(
     p: &InnerParams,
     step: &mut f64,
 ) -> Result<usize> {
+    if p.accelerated {
+        return inner_solve_accelerated(o, x, y, s, p, step);
+    }
     let ny = y.nrows();
     let mut grad = Col::<f64>::zeros(ny);
     let mut grad_t = Col::<f64>::zeros(ny);
@@ -121,6 +124,82 @@ pub(crate) fn inner_solve<P: BilevelProblem + ?Sized>(
                     iteration: o.iteration,
                 });
             }
+        }
+    }
+    Ok(p.max_iters)
+}
+
+/// [`inner_solve`] with Nesterov momentum (FISTA, Beck and Teboulle 2009)
+/// and the gradient restart of O'Donoghue and Candès (2015): the same
+/// gradient-certified step at the extrapolated point `v`, the residual
+/// `‖P_Y(v − t∇h(v)) − v‖/t` as the stopping test, momentum reset whenever
+/// `⟨∇h(v), y⁺ − y⟩ > 0`. About `√κ` instead of `κ` iterations on a
+/// lower level with condition number `κ`, for one more gradient per step.
+fn inner_solve_accelerated<P: BilevelProblem + ?Sized>(
+    o: &mut Oracle<'_, P>,
+    x: ColRef<'_, f64>,
+    y: &mut Col<f64>,
+    s: f64,
+    p: &InnerParams,
+    step: &mut f64,
+) -> Result<usize> {
+    let ny = y.nrows();
+    let mut v = y.clone();
+    let mut grad_v = Col::<f64>::zeros(ny);
+    let mut grad_t = Col::<f64>::zeros(ny);
+    let mut tmp = Col::<f64>::zeros(ny);
+    let mut trial = Col::<f64>::zeros(ny);
+    inner_grad(o, x, v.as_ref(), s, &mut grad_v, &mut tmp)?;
+    let mut k = 1.0;
+    for it in 0..p.max_iters {
+        let mut t = *step;
+        let (dn, t) = loop {
+            zip!(trial.as_mut(), v.as_ref(), grad_v.as_ref())
+                .for_each(|unzip!(tr, vv, g)| *tr = *vv - *g * t);
+            o.problem().y_set().project(trial.as_mut());
+            let dn = distance(trial.as_ref(), v.as_ref());
+            if dn == 0.0 {
+                std::mem::swap(y, &mut trial);
+                return Ok(it);
+            }
+            inner_grad(o, x, trial.as_ref(), s, &mut grad_t, &mut tmp)?;
+            if distance(grad_t.as_ref(), grad_v.as_ref()) * t <= dn * (1.0 + 1e-12) {
+                break (dn, t);
+            }
+            t *= 0.5;
+            if t < 1e-300 {
+                return Err(Error::Stalled {
+                    what: "the inner step search",
+                    iteration: o.iteration,
+                });
+            }
+        };
+        *step = (2.0 * t).min(1e12);
+        let residual = dn / t;
+        // Restart test ⟨∇h(v), y⁺ − y⟩ > 0, then the new extrapolation.
+        let mut dot = 0.0;
+        zip!(grad_v.as_ref(), trial.as_ref(), y.as_ref())
+            .for_each(|unzip!(g, tr, yv)| dot += *g * (*tr - *yv));
+        let beta = if dot > 0.0 {
+            k = 1.0;
+            0.0
+        } else {
+            let b = (k - 1.0) / (k + 2.0);
+            k += 1.0;
+            b
+        };
+        // v ← y⁺ + β(y⁺ − y), y ← y⁺.
+        zip!(v.as_mut(), trial.as_ref(), y.as_ref())
+            .for_each(|unzip!(vv, tr, yv)| *vv = *tr + beta * (*tr - *yv));
+        std::mem::swap(y, &mut trial);
+        if residual <= p.tol {
+            return Ok(it + 1);
+        }
+        if beta == 0.0 {
+            std::mem::swap(&mut grad_v, &mut grad_t);
+        } else {
+            o.problem().y_set().project(v.as_mut());
+            inner_grad(o, x, v.as_ref(), s, &mut grad_v, &mut tmp)?;
         }
     }
     Ok(p.max_iters)

@@ -25,7 +25,9 @@
 //! independently, and its variance grows like `λ² = 1/σ²`). Default steps
 //! from the theory's `1/L` rules with smoothness constants estimated by
 //! power iteration on the full-batch Hessians at the start (counted):
-//! `γ_z = c/L_g`, `γ_y = c/(L_g + σL_f)`, `α = γ_z/outer_ratio`; see
+//! `γ_z = c/L_g`, `γ_y = c/(L_g + σL_f)`, `α = γ_z/outer_ratio`, the
+//! estimates renewed every `curvature_every` iterations (the curvature
+//! moves with `x`); see
 //! `docs/bilevel-penalty.md`.
 
 use linalg_core::faer::{Col, ColMut, ColRef, unzip, zip};
@@ -120,15 +122,26 @@ pub struct StochasticParams {
     pub step_size: Option<f64>,
     /// The `c` of the default steps `c/L` (default 0.5).
     pub step_scale: f64,
-    /// The outer step is `γ_z/outer_ratio` (default 1; the two-time-scale
-    /// variant uses `max(outer_ratio, 10)`).
-    pub outer_ratio: f64,
+    /// The outer step is `γ_z/outer_ratio` (benchopt's convention; default
+    /// 1, and 10 for the two-time-scale variant). A problem whose value
+    /// function is much flatter in `x` than the lower level is in `y` (a
+    /// regularisation path) wants a ratio well below 1.
+    pub outer_ratio: Option<f64>,
     /// Every step is multiplied by `(1 + k/decay_iters)^(−step_decay)` at
     /// outer iteration `k` (default exponent 1, the strongly convex rate; the noise floor of
     /// constant steps is proportional to the step).
     pub step_decay: f64,
     /// The `k₀` of the step decay (default 500).
     pub decay_iters: usize,
+    /// Clip every coordinate's outer move to this trust radius (default ∞):
+    /// with constant steps, a hypergradient spike can move `x` further
+    /// than the lower-level iterates can follow.
+    pub max_move: f64,
+    /// Re-estimate the smoothness constants of the default steps every this
+    /// many outer iterations (default 100): the lower-level curvature moves
+    /// with `x` (a ridge weight `exp(x)` does), and a step sized at `x₀`
+    /// can diverge later.
+    pub curvature_every: usize,
     /// STORM's `η ∈ (0, 1]` (`1` is plain SGD; default 0.1).
     pub momentum: f64,
     /// Outer-iteration limit (default 10 000).
@@ -154,9 +167,11 @@ impl Default for StochasticParams {
             inner_steps: 10,
             step_size: None,
             step_scale: 0.5,
-            outer_ratio: 1.0,
+            outer_ratio: None,
             step_decay: 1.0,
             decay_iters: 500,
+            max_move: f64::INFINITY,
+            curvature_every: 100,
             momentum: 0.1,
             max_iters: 10_000,
             eval_every: 50,
@@ -193,11 +208,15 @@ impl StochasticParams {
         /// Sets the scale of the default steps.
         step_scale: f64,
         /// Sets the ratio of lower to upper step.
-        outer_ratio: f64,
+        outer_ratio: Option<f64>,
         /// Sets the step-decay exponent.
         step_decay: f64,
         /// Sets the step-decay scale.
         decay_iters: usize,
+        /// Sets the trust radius of the outer moves.
+        max_move: f64,
+        /// Sets the curvature re-estimation interval.
+        curvature_every: usize,
         /// Sets STORM's η.
         momentum: f64,
         /// Sets the outer-iteration limit.
@@ -230,9 +249,19 @@ impl StochasticParams {
             positive("step_size", s)?;
         }
         positive("step_scale", self.step_scale)?;
-        positive("outer_ratio", self.outer_ratio)?;
+        if let Some(r) = self.outer_ratio {
+            positive("outer_ratio", r)?;
+        }
         linalg_core::param::in_range("step_decay", self.step_decay, 0.0, 1.0)?;
         at_least("decay_iters", self.decay_iters, 1)?;
+        at_least("curvature_every", self.curvature_every, 1)?;
+        if self.max_move.is_nan() || self.max_move <= 0.0 {
+            return Err(linalg_core::ParamError::new(
+                "max_move",
+                format!("must be > 0 (∞ allowed), got {}", self.max_move),
+            )
+            .into());
+        }
         in_unit_interval("momentum", self.momentum)?;
         positive("momentum", self.momentum)?;
         at_least("max_iters", self.max_iters, 1)?;
@@ -325,6 +354,18 @@ fn directions<P: StochasticBilevel + ?Sized>(
     Ok(())
 }
 
+/// `x ← P_X(x − t·d)` with each coordinate's move clipped to `max_move`.
+fn outer_step(
+    set: &crate::Constraint,
+    mut x: ColMut<'_, f64>,
+    d: ColRef<'_, f64>,
+    t: f64,
+    max_move: f64,
+) {
+    zip!(x.as_mut(), d).for_each(|unzip!(v, d)| *v -= (t * *d).clamp(-max_move, max_move));
+    set.project(x);
+}
+
 /// `v ← P(v − t·d)`.
 fn step(set: &crate::Constraint, mut v: ColMut<'_, f64>, d: ColRef<'_, f64>, t: f64) {
     zip!(v.as_mut(), d).for_each(|unzip!(v, d)| *v -= t * *d);
@@ -365,15 +406,17 @@ pub fn penalty_stochastic<P: StochasticBilevel + ?Sized>(
     let mut z = y.clone();
 
     let p = *params;
-    let lg = smoothness(&mut o, x.as_ref(), y.as_ref(), false)?;
-    let lf = smoothness(&mut o, x.as_ref(), y.as_ref(), true)?;
-    let gamma_z = p.step_size.unwrap_or(p.step_scale / lg);
-    let gamma_y = |sigma: f64| gamma_z * lg / (lg + sigma * lf);
-    let ratio = match p.variant {
-        Variant::TwoTimeScale => p.outer_ratio.max(10.0),
-        _ => p.outer_ratio,
-    };
-    let alpha = gamma_z / ratio;
+    let mut lg = smoothness(&mut o, x.as_ref(), y.as_ref(), false)?;
+    let mut lf = smoothness(&mut o, x.as_ref(), y.as_ref(), true)?;
+    let mut gamma_z = p.step_size.unwrap_or(p.step_scale / lg);
+    let gamma_y = |sigma: f64, gamma_z: f64, lg: f64, lf: f64| gamma_z * lg / (lg + sigma * lf);
+    let ratio = p.outer_ratio.unwrap_or(match p.variant {
+        Variant::TwoTimeScale => 10.0,
+        _ => 1.0,
+    });
+    // The outer step keeps its first value: only the lower-level steps follow
+    // the re-estimated curvature.
+    let alpha0 = gamma_z / ratio;
     let (inner_steps, eta) = match p.variant {
         Variant::DoubleLoop => (p.inner_steps, 1.0),
         Variant::Storm => (1, p.momentum),
@@ -446,10 +489,20 @@ pub fn penalty_stochastic<P: StochasticBilevel + ?Sized>(
         if k > 1 && (k - 1) % p.stage_iters == 0 && sigma > sigma_min {
             sigma = (sigma * p.sigma_decay).max(sigma_min);
         }
+        if k > 1 && (k - 1) % p.curvature_every == 0 {
+            // The curvature moves with x (a ridge weight exp(x) does): the
+            // default lower-level steps are re-derived (80 full-batch
+            // gradient calls, counted).
+            if p.step_size.is_none() {
+                lg = smoothness(&mut o, x.as_ref(), y.as_ref(), false)?;
+                lf = smoothness(&mut o, x.as_ref(), y.as_ref(), true)?;
+                gamma_z = p.step_scale / lg;
+            }
+        }
         let shrink = (1.0 + k as f64 / p.decay_iters as f64).powf(-p.step_decay);
-        let gy = gamma_y(sigma) * shrink;
+        let gy = gamma_y(sigma, gamma_z, lg, lf) * shrink;
         let gz = gamma_z * shrink;
-        let alpha = alpha * shrink;
+        let alpha = alpha0 * shrink;
         for t in 0..inner_steps {
             let single = inner_steps == 1;
             let lo = lower.next_batch();
@@ -498,7 +551,7 @@ pub fn penalty_stochastic<P: StochasticBilevel + ?Sized>(
             step(problem.y_set(), z.as_mut(), d.z.as_ref(), gz);
             step(problem.y_set(), y.as_mut(), d.y.as_ref(), gy);
             if single {
-                step(problem.x_set(), x.as_mut(), d.x.as_ref(), alpha);
+                outer_step(problem.x_set(), x.as_mut(), d.x.as_ref(), alpha, p.max_move);
             }
             let _ = t;
         }
@@ -511,7 +564,7 @@ pub fn penalty_stochastic<P: StochasticBilevel + ?Sized>(
             zip!(d.x.as_mut(), s.tx.as_ref()).for_each(|unzip!(g, t)| *g += inv * *t);
             o.g_grad_x_batch(x.as_ref(), z.as_ref(), lo, s.tx.as_mut())?;
             zip!(d.x.as_mut(), s.tx.as_ref()).for_each(|unzip!(g, t)| *g -= inv * *t);
-            step(problem.x_set(), x.as_mut(), d.x.as_ref(), alpha);
+            outer_step(problem.x_set(), x.as_mut(), d.x.as_ref(), alpha, p.max_move);
         }
         last_d = d.x.norm_l2();
         if k % p.eval_every == 0 || k >= p.max_iters {

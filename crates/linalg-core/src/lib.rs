@@ -48,6 +48,7 @@ pub mod objective;
 pub mod op;
 pub mod param;
 pub mod precond;
+pub mod simd;
 pub mod solver;
 
 pub use cg::{Cg, CgParams, CgRecord, CgReport};

@@ -8,8 +8,10 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 use crate::Result;
 
 mod benchopt;
+mod regsel;
 use crate::problem::{BilevelProblem, Constraint};
 pub use benchopt::{StochasticQuadratic, StochasticQuadraticConfig};
+pub use regsel::{LOG_REG_RANGE, RegSelection};
 
 /// The closed-form quadratic `f = ½‖y − b‖² + (λ/2)‖x‖²`, `g = ½‖y − Ax‖²`
 /// (`A` is `n_y × n_x`, `Y = ℝ^{n_y}`): `y_σ = (σb + Ax)/(1 + σ)` and
@@ -257,7 +259,68 @@ pub struct HyperCleaning {
     reg: f64,
 }
 
-fn with_intercept(x: linalg_core::faer::MatRef<'_, f64>) -> Mat<f64> {
+/// Per-sample softmax cross-entropy losses `ℓ_i(W)` of the rows of `a` and
+/// the probabilities (rows); `W` is stored class-major (`w[k·d + j]`).
+pub(crate) fn softmax_losses(
+    a: linalg_core::faer::MatRef<'_, f64>,
+    labels: &[usize],
+    classes: usize,
+    w: ColRef<'_, f64>,
+) -> (Vec<f64>, Mat<f64>) {
+    let d = a.ncols();
+    let wm = Mat::from_fn(d, classes, |i, k| w[k * d + i]);
+    let mut z = a * &wm;
+    // exp/ln below: clear the AVX state faer's product may leave (linalg_core::simd).
+    linalg_core::simd::zero_upper();
+    let mut loss = vec![0.0; a.nrows()];
+    for i in 0..a.nrows() {
+        let mx = (0..classes).fold(f64::NEG_INFINITY, |m, k| m.max(z[(i, k)]));
+        let target = z[(i, labels[i])];
+        // One exp per score; scores 50 below the maximum contribute less
+        // than e⁻⁵⁰ to a sum ≥ 1, and their exp would underflow towards
+        // denormals, which libm computes two orders of magnitude slower
+        // (measured: 300 µs instead of 20 µs per gradient on breast cancer).
+        let mut s = 0.0;
+        for k in 0..classes {
+            let d = z[(i, k)] - mx;
+            let e = if d < -50.0 { 0.0 } else { d.exp() };
+            z[(i, k)] = e;
+            s += e;
+        }
+        loss[i] = mx + s.ln() - target;
+        let inv = 1.0 / s;
+        for k in 0..classes {
+            z[(i, k)] *= inv;
+        }
+    }
+    (loss, z)
+}
+
+/// `Aᵀ diag(c) (P − Y)` as a `W`-shaped gradient into `out`.
+pub(crate) fn softmax_back(
+    a: linalg_core::faer::MatRef<'_, f64>,
+    labels: &[usize],
+    classes: usize,
+    mut p: Mat<f64>,
+    c: &[f64],
+    mut out: ColMut<'_, f64>,
+) {
+    for (i, &l) in labels.iter().enumerate() {
+        p[(i, l)] -= 1.0;
+        for k in 0..classes {
+            p[(i, k)] *= c[i];
+        }
+    }
+    let gw = a.transpose() * p;
+    let d = a.ncols();
+    for k in 0..classes {
+        for i in 0..d {
+            out[k * d + i] = gw[(i, k)];
+        }
+    }
+}
+
+pub(crate) fn with_intercept(x: linalg_core::faer::MatRef<'_, f64>) -> Mat<f64> {
     let d = x.ncols();
     Mat::from_fn(x.nrows(), d + 1, |i, j| if j < d { x[(i, j)] } else { 1.0 })
 }
@@ -304,47 +367,6 @@ impl HyperCleaning {
         })
     }
 
-    /// Per-sample losses `ℓ_i(W)` and the softmax probabilities (rows) of `a`.
-    fn losses(&self, a: &Mat<f64>, labels: &[usize], w: ColRef<'_, f64>) -> (Vec<f64>, Mat<f64>) {
-        let d = a.ncols();
-        let wm = Mat::from_fn(d, self.classes, |i, k| w[k * d + i]);
-        let mut z = a * &wm;
-        let mut loss = vec![0.0; a.nrows()];
-        for i in 0..a.nrows() {
-            let mx = (0..self.classes).fold(f64::NEG_INFINITY, |m, k| m.max(z[(i, k)]));
-            let s: f64 = (0..self.classes).map(|k| (z[(i, k)] - mx).exp()).sum();
-            loss[i] = mx + s.ln() - z[(i, labels[i])];
-            for k in 0..self.classes {
-                z[(i, k)] = (z[(i, k)] - mx).exp() / s;
-            }
-        }
-        (loss, z)
-    }
-
-    /// `Aᵀ diag(c) (P − Y)` as a `W`-shaped gradient into `out`.
-    fn back(
-        &self,
-        a: &Mat<f64>,
-        labels: &[usize],
-        mut p: Mat<f64>,
-        c: &[f64],
-        mut out: ColMut<'_, f64>,
-    ) {
-        for (i, &l) in labels.iter().enumerate() {
-            p[(i, l)] -= 1.0;
-            for k in 0..self.classes {
-                p[(i, k)] *= c[i];
-            }
-        }
-        let gw = a.transpose() * p;
-        let d = a.ncols();
-        for k in 0..self.classes {
-            for i in 0..d {
-                out[k * d + i] = gw[(i, k)];
-            }
-        }
-    }
-
     /// The fraction of `labels` that `W` predicts (argmax of the scores).
     pub fn accuracy(
         &self,
@@ -378,11 +400,11 @@ impl BilevelProblem for HyperCleaning {
         (self.train.nrows(), self.train.ncols() * self.classes)
     }
     fn f(&self, _x: ColRef<'_, f64>, y: ColRef<'_, f64>) -> f64 {
-        let (l, _) = self.losses(&self.val, &self.val_labels, y);
+        let (l, _) = softmax_losses(self.val.as_ref(), &self.val_labels, self.classes, y);
         l.iter().sum::<f64>() / l.len() as f64
     }
     fn g(&self, x: ColRef<'_, f64>, y: ColRef<'_, f64>) -> f64 {
-        let (l, _) = self.losses(&self.train, &self.train_labels, y);
+        let (l, _) = softmax_losses(self.train.as_ref(), &self.train_labels, self.classes, y);
         let n = l.len() as f64;
         l.iter()
             .zip(x.iter())
@@ -395,18 +417,19 @@ impl BilevelProblem for HyperCleaning {
         out.fill(0.0);
     }
     fn f_grad_y(&self, _x: ColRef<'_, f64>, y: ColRef<'_, f64>, out: ColMut<'_, f64>) {
-        let (_, p) = self.losses(&self.val, &self.val_labels, y);
+        let (_, p) = softmax_losses(self.val.as_ref(), &self.val_labels, self.classes, y);
         let m = self.val.nrows();
-        self.back(
-            &self.val,
+        softmax_back(
+            self.val.as_ref(),
             &self.val_labels,
+            self.classes,
             p,
             &vec![1.0 / m as f64; m],
             out,
         );
     }
     fn g_grad_x(&self, x: ColRef<'_, f64>, y: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
-        let (l, _) = self.losses(&self.train, &self.train_labels, y);
+        let (l, _) = softmax_losses(self.train.as_ref(), &self.train_labels, self.classes, y);
         let n = l.len() as f64;
         for i in 0..l.len() {
             let s = sigmoid(x[i]);
@@ -414,10 +437,17 @@ impl BilevelProblem for HyperCleaning {
         }
     }
     fn g_grad_y(&self, x: ColRef<'_, f64>, y: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
-        let (_, p) = self.losses(&self.train, &self.train_labels, y);
+        let (_, p) = softmax_losses(self.train.as_ref(), &self.train_labels, self.classes, y);
         let n = self.train.nrows() as f64;
         let c: Vec<f64> = x.iter().map(|v| sigmoid(*v) / n).collect();
-        self.back(&self.train, &self.train_labels, p, &c, out.as_mut());
+        softmax_back(
+            self.train.as_ref(),
+            &self.train_labels,
+            self.classes,
+            p,
+            &c,
+            out.as_mut(),
+        );
         out += y * self.reg;
     }
 }
@@ -512,6 +542,98 @@ mod tests {
                 .unwrap_err()
                 .param_name(),
             Some("reg")
+        );
+        let rs = RegSelection::new(train.as_ref(), &tl, val.as_ref(), &vl, 3).unwrap();
+        let (nx, ny) = rs.dims();
+        assert_eq!((nx, ny), (4, 12));
+        check_oracles(
+            &rs,
+            &Col::from_fn(nx, |i| 0.3 * i as f64 - 0.5),
+            &Col::from_fn(ny, |i| (0.7 * i as f64).cos()),
+        );
+        assert_eq!(
+            RegSelection::new(train.as_ref(), &tl, val.as_ref(), &[0, 1, 2, 3, 0], 3)
+                .unwrap_err()
+                .param_name(),
+            Some("val_labels")
+        );
+    }
+
+    #[test]
+    fn batch_oracles_average_to_the_full_ones_and_the_closed_form_value_function_holds() {
+        use crate::problem::StochasticBilevel;
+        let cfg = StochasticQuadraticConfig {
+            dim_inner: 6,
+            dim_outer: 3,
+            n_inner: 40,
+            n_outer: 20,
+            ..Default::default()
+        };
+        let q = StochasticQuadratic::new(&cfg, 3).unwrap();
+        let x = Col::from_fn(3, |i| 0.5 - 0.2 * i as f64);
+        let y = Col::from_fn(6, |i| (i as f64).sin());
+        check_oracles(&q, &x, &y);
+        // The mean over all samples in two halves is the full gradient.
+        let all_lo: Vec<usize> = (0..40).collect();
+        let all_up: Vec<usize> = (0..20).collect();
+        for (full, batch, n) in [
+            (0usize, 0usize, 40usize),
+            (1, 1, 40),
+            (2, 2, 20),
+            (3, 3, 20),
+        ] {
+            let dim = if full % 2 == 0 { 6 } else { 3 };
+            let mut a = Col::<f64>::zeros(dim);
+            let mut b = Col::<f64>::zeros(dim);
+            let mut c = Col::<f64>::zeros(dim);
+            let idx = if n == 40 { &all_lo } else { &all_up };
+            let (h1, h2) = idx.split_at(n / 2);
+            match batch {
+                0 => {
+                    q.g_grad_y(x.as_ref(), y.as_ref(), a.as_mut());
+                    q.g_grad_y_batch(x.as_ref(), y.as_ref(), h1, b.as_mut());
+                    q.g_grad_y_batch(x.as_ref(), y.as_ref(), h2, c.as_mut());
+                }
+                1 => {
+                    q.g_grad_x(x.as_ref(), y.as_ref(), a.as_mut());
+                    q.g_grad_x_batch(x.as_ref(), y.as_ref(), h1, b.as_mut());
+                    q.g_grad_x_batch(x.as_ref(), y.as_ref(), h2, c.as_mut());
+                }
+                2 => {
+                    q.f_grad_y(x.as_ref(), y.as_ref(), a.as_mut());
+                    q.f_grad_y_batch(x.as_ref(), y.as_ref(), h1, b.as_mut());
+                    q.f_grad_y_batch(x.as_ref(), y.as_ref(), h2, c.as_mut());
+                }
+                _ => {
+                    q.f_grad_x(x.as_ref(), y.as_ref(), a.as_mut());
+                    q.f_grad_x_batch(x.as_ref(), y.as_ref(), h1, b.as_mut());
+                    q.f_grad_x_batch(x.as_ref(), y.as_ref(), h2, c.as_mut());
+                }
+            }
+            let mean = (&b + &c) * 0.5;
+            assert!(
+                (&mean - &a).norm_l2() < 1e-12 * a.norm_l2().max(1.0),
+                "oracle {full}"
+            );
+        }
+        // ψ(x) = f(x, z*(x)) with z* from a dense solve of ∇_y g = 0.
+        let z = crate::lower_solution(
+            &q,
+            x.as_ref(),
+            None,
+            &crate::InnerParams::default().tol(1e-12).max_iters(100_000),
+        )
+        .unwrap();
+        let direct = BilevelProblem::f(&q, x.as_ref(), z.as_ref());
+        assert!((q.psi(x.as_ref()) - direct).abs() < 1e-9 * direct.abs().max(1.0));
+        // ψ* at x*, and x* is stationary (ψ(x* ± h e₀) ≥ ψ*).
+        let xs = q.x_star().to_owned();
+        assert!((q.psi(xs.as_ref()) - q.psi_star()).abs() < 1e-12);
+        let mut e = xs.clone();
+        e[0] += 1e-4;
+        assert!(q.psi(e.as_ref()) >= q.psi_star());
+        assert!(
+            StochasticQuadratic::new(&StochasticQuadraticConfig { mu: 0.0, ..cfg }, 0).is_err()
         );
     }
 }
