@@ -8,9 +8,11 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 use crate::Result;
 
 mod benchopt;
+mod protocol;
 mod regsel;
 use crate::problem::{BilevelProblem, Constraint};
 pub use benchopt::{StochasticQuadratic, StochasticQuadraticConfig};
+pub use protocol::{CleaningProtocol, CleaningSplit, Detection, RegSplit};
 pub use regsel::{LOG_REG_RANGE, RegSelection};
 
 /// The closed-form quadratic `f = ½‖y − b‖² + (λ/2)‖x‖²`, `g = ½‖y − Ax‖²`
