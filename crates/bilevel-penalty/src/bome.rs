@@ -14,9 +14,10 @@
 //!
 //! Constant steps (benchopt's exponents 0, 0): `γ = step_size`,
 //! `α = step_size/outer_ratio`; the default `step_size` is
-//! `1/(2 max(L̂_g, L̂_f))` (power iteration in `y` at the start, counted;
-//! the joint `(x, y)` curvature of `f` can be twice its `y` part, as on
-//! BOME's toy, where `1/L̂` oscillates). There is no value to
+//! `1/(2(L̂_y + L̂_x))` with `L̂_y = max(L̂_g, L̂_f)` in `y` and `L̂_x` the same
+//! in `x` (power iteration at the start, counted): the step moves `x` and
+//! `y` together, and the joint curvature can exceed either block's (on
+//! BOME's toy `1/L̂_y` oscillates, on the quadratic it diverges). There is no value to
 //! backtrack on, so a run stops on `‖d‖ ≤ grad_tol` or the limit.
 
 use linalg_core::faer::{Col, ColRef};
@@ -27,14 +28,14 @@ use crate::oracle::Oracle;
 use crate::penalty::{check_start, start_y};
 use crate::problem::BilevelProblem;
 use crate::report::{BilevelRecord, BilevelReport};
-use crate::stochastic::smoothness;
+use crate::stochastic::{smoothness, smoothness_x};
 use crate::{Error, Result};
 
 /// Parameters of [`bome`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BomeParams {
     /// The lower-level step `γ` (and of the inner steps; default
-    /// `1/(2 max(L̂_g, L̂_f))`).
+    /// `1/(2(L̂_y + L̂_x))`, see the module docs).
     pub step_size: Option<f64>,
     /// `α = γ/outer_ratio` (default 1).
     pub outer_ratio: f64,
@@ -113,9 +114,19 @@ pub fn bome<P: BilevelProblem + ?Sized>(
     let gamma = match p.step_size {
         Some(s) => s,
         None => {
-            let lg = smoothness(&mut o, x.as_ref(), y.as_ref(), false)?;
-            let lf = smoothness(&mut o, x.as_ref(), y.as_ref(), true)?;
-            0.5 / lg.max(lf)
+            let ly = smoothness(&mut o, x.as_ref(), y.as_ref(), false)?.max(smoothness(
+                &mut o,
+                x.as_ref(),
+                y.as_ref(),
+                true,
+            )?);
+            let lx = smoothness_x(&mut o, x.as_ref(), y.as_ref(), false)?.max(smoothness_x(
+                &mut o,
+                x.as_ref(),
+                y.as_ref(),
+                true,
+            )?);
+            0.5 / (ly + lx)
         }
     };
     let alpha = gamma / p.outer_ratio;

@@ -309,6 +309,41 @@ pub(crate) fn smoothness<P: BilevelProblem + ?Sized>(
     Ok(lambda.max(1e-12))
 }
 
+/// The largest eigenvalue of the full-batch `∇²ₓₓ h` at `(x, y)`, as
+/// [`smoothness`] does in `y` (for steps that move `x` and `y` together).
+pub(crate) fn smoothness_x<P: BilevelProblem + ?Sized>(
+    o: &mut Oracle<'_, P>,
+    x: ColRef<'_, f64>,
+    y: ColRef<'_, f64>,
+    upper: bool,
+) -> Result<f64> {
+    let nx = x.nrows();
+    let mut v = Col::<f64>::from_fn(nx, |i| 1.0 + 0.1 * ((i * 7919) % 13) as f64);
+    v /= v.norm_l2();
+    let (mut gp, mut gm) = (Col::<f64>::zeros(nx), Col::<f64>::zeros(nx));
+    let h = f64::EPSILON.cbrt() * x.norm_l2().max(1.0);
+    let mut lambda = 0.0;
+    for _ in 0..20 {
+        let xp = x + &v * h;
+        let xm = x - &v * h;
+        if upper {
+            o.f_grad_x(xp.as_ref(), y, gp.as_mut())?;
+            o.f_grad_x(xm.as_ref(), y, gm.as_mut())?;
+        } else {
+            o.g_grad_x(xp.as_ref(), y, gp.as_mut())?;
+            o.g_grad_x(xm.as_ref(), y, gm.as_mut())?;
+        }
+        let hv = (&gp - &gm) * (0.5 / h);
+        let n = hv.norm_l2();
+        lambda = n;
+        if n == 0.0 {
+            break;
+        }
+        v = hv / n;
+    }
+    Ok(lambda.max(1e-12))
+}
+
 /// The three STORM estimators (or plain minibatch directions with `η = 1`).
 struct Directions {
     z: Col<f64>,

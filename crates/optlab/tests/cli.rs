@@ -164,6 +164,41 @@ fn bilevel_json_contract_and_known_solutions() {
             v["iterations"].as_u64().unwrap() + 1
         );
     }
+    // Every method on a problem it accepts; the closed-form quadratic knows
+    // argmin ψ (AID, ITD) and argmin ψ_σ (the penalty method).
+    for method in ["aid", "itd"] {
+        let o = optlab(&["bilevel", "--method", method, "--json"]);
+        assert!(o.status.success(), "{method}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(
+            v["error_vs_known_solution"].as_f64().unwrap() < 1e-5,
+            "{method}"
+        );
+        assert_eq!(v["method"], method);
+    }
+    // The stochastic methods on the benchopt-shaped quadratic stop at the
+    // default target ψ − ψ* ≤ 1e-4.
+    let o = optlab(&[
+        "bilevel",
+        "--problem",
+        "quadratic-stochastic",
+        "--method",
+        "penalty-2ts",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["value_gap"].as_f64().unwrap() <= 1e-4);
+    assert_eq!(v["method"], "penalty-2ts");
+    assert!(v["sample_gradients"].as_u64().unwrap() >= 64 * 1000);
+    // Hyper-cleaning: a fixed budget, test accuracy and detection reported.
+    let o = optlab(&["bilevel", "--problem", "hyperclean:digits", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let acc = v["test_accuracy"].as_f64().unwrap();
+    assert!(acc > 0.9, "{acc}");
+    assert!(v["detection"]["f1"].as_f64().unwrap() > 0.85);
+    assert_eq!(v["iterations"], 15);
 }
 
 #[test]
