@@ -11,14 +11,17 @@
 //!   (free, box, ball, simplex) by projection;
 //! - [`penalty`](mod@penalty): the deterministic penalty method with warm-started inner
 //!   loops, σ-continuation, oracle counts and a penalty-gap certificate;
-//! - [`aid`](mod@aid): approximate implicit differentiation, the classical
-//!   baseline, on the same oracles, counts and outer loop;
+//! - [`stochastic`]: the stochastic penalty methods on minibatch oracles
+//!   ([`StochasticBilevel`]): double loop, single loop with STORM momentum,
+//!   two time scales;
+//! - the baselines on the same oracles, counts and (where they have one)
+//!   outer loop: [`aid`](mod@aid) (implicit differentiation by CG),
+//!   [`itd`](mod@itd) (reverse mode through unrolled steps),
+//!   [`f2sa`](mod@f2sa) (benchopt's schedule), [`bome`](mod@bome);
 //! - [`instances`]: problems with known solutions (closed-form quadratic,
-//!   BOME's non-unique toy, Shen–Chen's nonconvex toy).
-//!
-//! **Status:** the deterministic method and its reference problems; the
-//! stochastic variants, the other baselines (ITD, F2SA, BOME), the learning
-//! problems and the CLI are still to come (issue "bilevel-penalty").
+//!   BOME's non-unique toy, Shen–Chen's nonconvex toy, the benchopt-shaped
+//!   stochastic quadratic) and the learning problems (regularisation
+//!   selection, data hyper-cleaning) with their seeded splits.
 //!
 //! ```
 //! use bilevel_penalty::{Control, PenaltyParams, instances::Quadratic, penalty};

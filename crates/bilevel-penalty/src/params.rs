@@ -65,7 +65,7 @@ impl InnerParams {
     }
 }
 
-/// Parameters of [`penalty`](crate::penalty).
+/// Parameters of [`penalty`](fn@crate::penalty).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PenaltyParams {
     /// The penalty parameter `σ` to start from (the lower-level

@@ -51,7 +51,7 @@ pub struct Certificate {
 
 // The fields every report shares (iterations, converged, termination,
 // history, elapsed, work) repeat by design: docs/architecture.md §2.
-/// The outcome of [`penalty`](crate::penalty) and of the baselines.
+/// The outcome of [`penalty`](fn@crate::penalty) and of the baselines.
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[derive(Debug, Clone)]
 pub struct BilevelReport {
