@@ -194,6 +194,7 @@ pub fn aid<P: BilevelProblem + ?Sized>(
         step0: params.step0,
         calls0: crate::OracleCalls::default(),
         reevaluate: false,
+        accelerated: false,
     };
     let mut step = params.inner.step0;
     let d = descend(

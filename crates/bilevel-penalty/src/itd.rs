@@ -168,6 +168,7 @@ pub fn itd<P: BilevelProblem + ?Sized>(
         step0: params.step0,
         calls0: o.calls,
         reevaluate: params.warm_start,
+        accelerated: false,
     };
     let steps = params.inner_steps;
     let fixed = y_start.clone();

@@ -85,6 +85,11 @@ pub struct PenaltyParams {
     pub max_iters: usize,
     /// First trial step of the outer backtracking on `ψ_σ` (default 1).
     pub step0: f64,
+    /// Nesterov momentum on the outer step, restarted whenever `ψ_σ` rises
+    /// and at every new `σ` (default `false`): for outer problems with a
+    /// large condition number, as a lower-level constraint that binds makes
+    /// them (curvature ∝ 1/σ along the active bounds).
+    pub accelerated: bool,
     /// The inner loops.
     pub inner: InnerParams,
 }
@@ -99,6 +104,7 @@ impl Default for PenaltyParams {
             grad_tol: 1e-6,
             max_iters: 1000,
             step0: 1.0,
+            accelerated: false,
             inner: InnerParams::default(),
         }
     }
@@ -133,6 +139,11 @@ impl PenaltyParams {
     /// Sets the outer-iteration limit.
     pub fn max_iters(mut self, k: usize) -> Self {
         self.max_iters = k;
+        self
+    }
+    /// Turns outer momentum on or off.
+    pub fn accelerated(mut self, on: bool) -> Self {
+        self.accelerated = on;
         self
     }
     /// Sets the inner loops.

@@ -321,6 +321,8 @@ pub(crate) struct Outer {
     /// Re-evaluate the base point at the start of each iteration from the
     /// current warm start (when the estimate depends on it, as warm ITD's).
     pub(crate) reevaluate: bool,
+    /// Nesterov momentum with function restarts on the outer step.
+    pub(crate) accelerated: bool,
 }
 
 /// What the outer loop ends with.
@@ -334,6 +336,54 @@ pub(crate) struct Descent {
     pub(crate) elapsed: std::time::Duration,
     pub(crate) work: Work,
     pub(crate) calls: crate::OracleCalls,
+}
+
+/// One backtracking search from `base = (x, eval at x)`: accept when the
+/// quadratic upper bound with step `α` holds (see [`descend`]); halves `α`
+/// at most 60 times.
+#[allow(clippy::too_many_arguments)]
+fn backtrack<P, E>(
+    o: &mut Oracle<'_, P>,
+    eval: &mut E,
+    work: &mut Work,
+    inner: &mut usize,
+    alpha: &mut f64,
+    base: (&Col<f64>, &Eval),
+    sigma: f64,
+    k: usize,
+) -> Result<(Col<f64>, Eval)>
+where
+    P: BilevelProblem + ?Sized,
+    E: FnMut(&mut Oracle<'_, P>, ColRef<'_, f64>, f64, (&Col<f64>, &Col<f64>)) -> Result<Eval>,
+{
+    let (x, cur) = base;
+    let problem = o.problem();
+    for _ in 0..60 {
+        work.trials += 1;
+        let mut xt = x - &cur.grad * *alpha;
+        problem.x_set().project(xt.as_mut());
+        let d = &xt - x;
+        let e = eval(o, xt.as_ref(), sigma, (&cur.y, &cur.z))?;
+        *inner += e.inner_iterations;
+        let model = cur.value + cur.grad.transpose() * &d + d.squared_norm_l2() / (2.0 * *alpha);
+        // The value test is only trusted while the predicted decrease
+        // ‖d‖²/(2α) is above the round-off of the two estimates: below
+        // it, an overshooting step would pass and the gradient would
+        // stall at √noise (measured: 3e-8); the gradient test of the
+        // inner loops decides there.
+        let noise = cur.roundoff + e.roundoff;
+        let dn = d.norm_l2();
+        let visible = dn * dn / (2.0 * *alpha) > noise;
+        let lipschitz_ok = (&e.grad - &cur.grad).norm_l2() * *alpha <= dn * (1.0 + 1e-12);
+        if (visible && e.value <= model + noise) || (lipschitz_ok && e.value <= cur.value + noise) {
+            return Ok((xt, e));
+        }
+        *alpha *= 0.5;
+    }
+    Err(Error::Stalled {
+        what: "the outer backtracking",
+        iteration: k,
+    })
 }
 
 /// Projected gradient on `x` with backtracking, for any hypergradient
@@ -394,6 +444,8 @@ where
     );
     let mut alpha = outer.step0;
     let mut k = 0;
+    let mut x_prev: Option<Col<f64>> = None;
+    let mut t_mom: f64 = 1.0;
     while termination.is_none() {
         k += 1;
         o.iteration = k;
@@ -402,44 +454,60 @@ where
             sigma = (sigma * outer.sigma_decay).max(outer.sigma_min);
             cur = eval(&mut o, x.as_ref(), sigma, (&cur.y, &cur.z))?;
             inner += cur.inner_iterations;
+            // A new σ is a new function: no momentum across stages.
+            x_prev = None;
+            t_mom = 1.0;
         } else if outer.reevaluate {
             cur = eval(&mut o, x.as_ref(), sigma, (&cur.y, &cur.z))?;
             inner += cur.inner_iterations;
         }
-        // Backtracking on the value estimate: accept when the quadratic upper
-        // bound with step α holds.
-        let mut accepted = None;
-        for _ in 0..60 {
-            work.trials += 1;
-            let mut xt = &x - &cur.grad * alpha;
-            problem.x_set().project(xt.as_mut());
-            let d = &xt - &x;
-            let e = eval(&mut o, xt.as_ref(), sigma, (&cur.y, &cur.z))?;
-            inner += e.inner_iterations;
-            let model = cur.value + cur.grad.transpose() * &d + d.squared_norm_l2() / (2.0 * alpha);
-            // The value test is only trusted while the predicted decrease
-            // ‖d‖²/(2α) is above the round-off of the two estimates: below
-            // it, an overshooting step would pass and the gradient would
-            // stall at √noise (measured: 3e-8); the gradient test of the
-            // inner loops decides there.
-            let noise = cur.roundoff + e.roundoff;
-            let dn = d.norm_l2();
-            let visible = dn * dn / (2.0 * alpha) > noise;
-            let lipschitz_ok = (&e.grad - &cur.grad).norm_l2() * alpha <= dn * (1.0 + 1e-12);
-            if (visible && e.value <= model + noise)
-                || (lipschitz_ok && e.value <= cur.value + noise)
-            {
-                accepted = Some((xt, e));
-                break;
+        // Momentum (FISTA with function restart): step from the
+        // extrapolated point v = P_X(x + β(x − x_prev)).
+        let momentum = match (&x_prev, outer.accelerated) {
+            (Some(xp), true) => {
+                let t_next = 0.5 * (1.0 + (1.0 + 4.0 * t_mom * t_mom).sqrt());
+                let beta = (t_mom - 1.0) / t_next;
+                t_mom = t_next;
+                if beta > 0.0 {
+                    let mut v = &x + (&x - xp) * beta;
+                    problem.x_set().project(v.as_mut());
+                    let ev = eval(&mut o, v.as_ref(), sigma, (&cur.y, &cur.z))?;
+                    inner += ev.inner_iterations;
+                    Some((v, ev))
+                } else {
+                    None
+                }
             }
-            alpha *= 0.5;
-        }
-        let Some((xt, e)) = accepted else {
-            return Err(Error::Stalled {
-                what: "the outer backtracking",
-                iteration: k,
-            });
+            _ => None,
         };
+        let mut step = backtrack(
+            &mut o,
+            &mut eval,
+            &mut work,
+            &mut inner,
+            &mut alpha,
+            momentum.as_ref().map_or((&x, &cur), |(v, ev)| (v, ev)),
+            sigma,
+            k,
+        )?;
+        if momentum.is_some() && step.1.value > cur.value + cur.roundoff + step.1.roundoff {
+            // The extrapolation went uphill: restart from x without momentum.
+            t_mom = 1.0;
+            step = backtrack(
+                &mut o,
+                &mut eval,
+                &mut work,
+                &mut inner,
+                &mut alpha,
+                (&x, &cur),
+                sigma,
+                k,
+            )?;
+        }
+        let (xt, e) = step;
+        if outer.accelerated {
+            x_prev = Some(x.clone());
+        }
         x = xt;
         cur = e;
         alpha = (2.0 * alpha).min(1e12);
@@ -496,6 +564,7 @@ pub fn penalty<P: BilevelProblem + ?Sized>(
         step0: params.step0,
         calls0: crate::OracleCalls::default(),
         reevaluate: false,
+        accelerated: params.accelerated,
     };
     let mut steps = (params.inner.step0, params.inner.step0);
     let inner = params.inner;

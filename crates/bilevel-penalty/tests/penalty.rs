@@ -257,6 +257,33 @@ fn a_box_constrained_lower_level_matches_the_active_set_solution() {
         rep.iterations,
         rep.calls.gradient_calls()
     );
+    // Outer momentum: the same point, far fewer iterations.
+    let fast = penalty(
+        &q,
+        Col::<f64>::zeros(4).as_ref(),
+        None,
+        &PenaltyParams::default()
+            .sigma(sigma)
+            .grad_tol(1e-9)
+            .max_iters(100_000)
+            .accelerated(true)
+            .inner(tight()),
+        |_| Control::Continue,
+    )
+    .unwrap();
+    eprintln!(
+        "with outer momentum: {} outer iterations, {} gradient calls",
+        fast.iterations,
+        fast.calls.gradient_calls()
+    );
+    assert!(fast.converged && fast.grad_norm <= 1e-6);
+    assert!((&fast.x - &rep.x).norm_l2() < 1e-6 * rep.x.norm_l2().max(1.0));
+    assert!(
+        fast.iterations * 5 < rep.iterations,
+        "{} vs {}",
+        fast.iterations,
+        rep.iterations
+    );
     let (a, b, lam) = (q.a(), q.b(), q.lambda());
     let ax = a * &rep.x;
     let active = |v: f64| v <= lo + 1e-12 || v >= hi - 1e-12;
