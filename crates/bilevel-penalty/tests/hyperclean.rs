@@ -49,7 +49,7 @@ fn hyper_cleaning_on_digits() {
     for seed in 0..seeds {
         let s = split(seed);
         let (nx, _) = s.problem.dims();
-        let x0 = Col::<f64>::zeros(nx);
+        let x0 = Col::<f64>::from_fn(nx, |_| env("HC_X0", 0.0));
         let t = Instant::now();
         let rep = penalty(&s.problem, x0.as_ref(), None, &params(), |_| {
             Control::Continue
