@@ -84,6 +84,8 @@ impl Logistic {
     /// Margins `t_i = y_i a_iᵀw`.
     pub fn margins(&self, w: ColRef<'_, f64>) -> Col<f64> {
         let z = &self.a * w;
+        // Every caller applies exp/ln to the margins next (crate::simd).
+        crate::simd::zero_upper();
         Col::from_fn(z.nrows(), |i| self.y[i] * z[i])
     }
 

@@ -79,6 +79,8 @@ impl Softmax {
     pub fn probabilities(&self, x: ColRef<'_, f64>) -> (Mat<f64>, f64) {
         let w = self.params(x);
         let mut z = &self.a * &w;
+        // exp/ln per score below (crate::simd).
+        crate::simd::zero_upper();
         let m = z.nrows();
         let mut loss = 0.0;
         for i in 0..m {
