@@ -1,19 +1,43 @@
 //! # relu-convex-admm
 //!
-//! Global training of two-layer ReLU networks by convex reformulation: ADMM, sampled convex programs, adversarial training.
+//! Global training of two-layer ReLU networks by convex reformulation
+//! (Pilanci and Ergen 2020) solved by ADMM with a quadratic-time
+//! iteration (Bai, Gautam, Sojoudi 2023).
 //!
 //! Paper: Yatong Bai, Tanmay Gautam, Somayeh Sojoudi. Efficient Global Optimization of Two-Layer ReLU Networks: Quadratic-Time Algorithms and Adversarial Training. SIAM Journal on Mathematics of Data Science, 2023. arXiv:2201.01965.
 //!
-//! **Status:** scaffold. This crate will hold the convex reformulation of two-layer ReLU training solved by ADMM, sampled convex programs and adversarial training. Its error type and the
-//! shared solver vocabulary are in place so the umbrella crate and the
-//! command-line tool can already name it.
+//! - [`patterns`]: activation patterns `Dᵢ = diag(1[Xhᵢ ≥ 0])`, sampled or given;
+//! - [`admm`](mod@admm): the ADMM of the paper's Algorithm 3.1 for the squared
+//!   loss, with the u-system by the matrix-inversion lemma, over-relaxation
+//!   and residual balancing;
+//! - [`network`]: the two-layer network recovered from a convex solution.
+//!
+//! **Status (issue "relu-convex-admm"):** the squared-loss ADMM, weight
+//! recovery and the CVXPY fixtures; cross-entropy and hinge losses, the
+//! duality-gap certificate, the dense oracle path, sampled convex programs,
+//! adversarial training, the nonconvex baseline and the CLI are still to come.
+//!
+//! ```
+//! use linalg_core::faer::Mat;
+//! use relu_convex_admm::{AdmmParams, ConvexProgram, Patterns, admm};
+//! let x = Mat::from_fn(40, 3, |i, j| ((i * 7 + j * 3) % 11) as f64 / 5.0 - 1.0);
+//! let y: Vec<f64> = (0..40).map(|i| if x[(i, 0)] + x[(i, 1)] > 0.0 { 1.0 } else { -1.0 }).collect();
+//! let patterns = Patterns::sample(x.as_ref(), 6, 0).unwrap();
+//! let program = ConvexProgram::new(x.as_ref(), &y, patterns).unwrap();
+//! let rep = admm(&program, &AdmmParams::new(0.5).tol(1e-6), |_| relu_convex_admm::Control::Continue).unwrap();
+//! assert!(rep.converged && rep.cone_violation < 1e-4);
+//! ```
 
 #![warn(missing_docs)]
 
-// Scaffold boilerplate (the same in the three crates still to be built):
-// replaced by the crate's own error, papers and tests when it is written.
+pub mod admm;
+pub mod network;
+pub mod patterns;
 
-pub use linalg_core::{Control, Termination};
+pub use admm::{AdmmParams, AdmmRecord, AdmmReport, ConvexProgram, admm};
+pub use linalg_core::{Control, ParamError, Termination, Work};
+pub use network::TwoLayerNet;
+pub use patterns::Patterns;
 
 /// Errors of `relu-convex-admm`.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +48,38 @@ pub enum Error {
     Core(#[from] linalg_core::Error),
     /// A hyperparameter outside its valid range (see `linalg_core::param`).
     #[error(transparent)]
-    Param(#[from] linalg_core::ParamError),
+    Param(#[from] ParamError),
+    /// A Cholesky factorisation failed (the matrix named is not positive definite).
+    #[error("the Cholesky factorisation of {0} failed")]
+    Factorisation(&'static str),
+    /// The objective became non-finite.
+    #[error("the objective became non-finite at iteration {iteration}")]
+    NonFinite {
+        /// The iteration.
+        iteration: usize,
+    },
+}
+
+// `is_input_error` and `param_name` have the same shape in every crate's
+// `Error` (docs/architecture.md §3).
+impl Error {
+    /// Whether the caller is at fault (parameters, sizes, data).
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            Error::Core(e) => e.is_input_error(),
+            Error::Param(_) => true,
+            Error::Factorisation(_) | Error::NonFinite { .. } => false,
+        }
+    }
+
+    /// The name of the rejected parameter, if this is a parameter error.
+    pub fn param_name(&self) -> Option<&'static str> {
+        match self {
+            Error::Param(p) => Some(p.name),
+            Error::Core(e) => e.param_name(),
+            _ => None,
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`].
@@ -34,21 +89,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub const PAPERS: &[&str] = &[
     "Yatong Bai, Tanmay Gautam, Somayeh Sojoudi. Efficient Global Optimization of Two-Layer ReLU Networks: Quadratic-Time Algorithms and Adversarial Training. SIAM Journal on Mathematics of Data Science, 2023. arXiv:2201.01965.",
 ];
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn core_errors_convert_and_keep_their_message() {
-        let core = linalg_core::Error::ZeroStartVector;
-        let msg = core.to_string();
-        let e: super::Error = core.into();
-        assert_eq!(e.to_string(), msg);
-        assert!(matches!(
-            e,
-            super::Error::Core(linalg_core::Error::ZeroStartVector)
-        ));
-    }
-}
 
 /// The README example, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]
