@@ -243,7 +243,26 @@ const CASES: &[Case] = &[
         "singular",
     ),
     case("bilevel --max-iters 2 --json", 1, "did not converge"),
-    case("relu", 1, "not available yet"),
+    case("relu --loss hinge", 1, "not available yet"),
+    case("relu --adversarial 0.1", 1, "not available yet"),
+    case("relu --data digits:2v2", 2, "--data digits:2v2"),
+    case("relu --data iris", 2, "--data iris"),
+    case("relu --data {dir}/missing.csv", 2, "missing.csv"),
+    case("relu --data {dir}/ragged.csv", 2, "ragged"),
+    case("relu --data {dir}/oneclass.csv", 2, "single class"),
+    case("relu --data {dir}/badlabel.csv", 2, "label `2`"),
+    case("relu --data {dir}/text.csv", 2, "not a finite number"),
+    case("relu --data {dir}/nan.csv", 2, "not a finite number"),
+    case("relu --beta=-1", 2, "--beta"),
+    case("relu --rho 0", 2, "--rho"),
+    case("relu --patterns 0", 2, "--patterns"),
+    case("relu --gates {dir}/garbage.npy", 2, "--gates"),
+    case("relu --gates {dir}/e1.npy", 2, "--gates"),
+    case(
+        "relu --data wine:0v1 --max-iters 3 --json",
+        1,
+        "did not converge",
+    ),
     case("spectrum", 1, "not available yet"),
     case("info --nope", 2, "--nope"),
 ];
@@ -290,6 +309,12 @@ fn write_fixtures(dir: &Path) {
     )
     .unwrap();
     std::fs::write(dir.join("garbage.npy"), b"\x93NUMPY\x01\x00garbage").unwrap();
+    // relu CSV inputs.
+    std::fs::write(dir.join("ragged.csv"), "1,2,1\n3,0\n").unwrap();
+    std::fs::write(dir.join("oneclass.csv"), "1,2,1\n3,4,1\n5,6,1\n").unwrap();
+    std::fs::write(dir.join("badlabel.csv"), "1,2,1\n3,4,2\n").unwrap();
+    std::fs::write(dir.join("text.csv"), "1,x,1\n3,4,0\n").unwrap();
+    std::fs::write(dir.join("nan.csv"), "1,NaN,1\n3,4,0\n").unwrap();
     let col =
         |name: &str, v: Col<f64>| write_npy_col(dir.join(name), v.as_ref(), NpyDtype::F64).unwrap();
     col(

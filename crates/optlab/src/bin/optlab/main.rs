@@ -10,6 +10,7 @@ mod linsolve;
 mod optimize;
 mod ot;
 mod poisson;
+mod relu;
 mod tour;
 mod train;
 
@@ -42,8 +43,8 @@ enum Command {
     Optimize(optimize::Args),
     /// Bilevel optimisation by penalty methods (bilevel-penalty).
     Bilevel(bilevel::Args),
-    /// Convex training of two-layer ReLU networks (relu-convex-admm) [not yet available].
-    Relu(Pending),
+    /// Convex training of two-layer ReLU networks by ADMM (relu-convex-admm).
+    Relu(relu::Args),
     /// Hessian spectra, trace and outliers (hessian-tools) [not yet available].
     Spectrum(Pending),
 }
@@ -137,7 +138,7 @@ fn main() -> ExitCode {
         Command::Ot(a) => ot::run(&a),
         Command::Optimize(a) => optimize::run(&a),
         Command::Bilevel(a) => bilevel::run(&a),
-        Command::Relu(_) => pending("relu", "relu-convex-admm"),
+        Command::Relu(a) => relu::run(&a),
         Command::Spectrum(_) => pending("spectrum", "hessian-tools"),
     };
     match result {

@@ -1,0 +1,399 @@
+//! `optlab relu`: convex training of two-layer ReLU networks (relu-convex-admm).
+
+use linalg_core::faer::{Col, Mat};
+use relu_convex_admm::{AdmmParams, Control, ConvexProgram, Patterns, TwoLayerNet, admm};
+use serde_json::json;
+
+use crate::{Failure, outcome, print_json};
+
+/// `--loss`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LossArg {
+    /// ½‖ŷ − y‖² with ±1 targets.
+    Squared,
+    /// Binary cross-entropy [not available yet].
+    Bce,
+    /// Hinge [not available yet].
+    Hinge,
+}
+
+/// Arguments of `optlab relu`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Data: breast_cancer, digits:2v8 (any two digits AvB), wine:0v1 (any
+    /// two classes), or a CSV file (last column the label, {0, 1} or
+    /// {−1, +1}). The embedded sets are standardised and split 75/25
+    /// (seeded); a file is used as given unless --test-fraction or --standardize.
+    #[arg(long, default_value = "breast_cancer")]
+    data: String,
+    /// Number of sampled activation patterns (Gaussian gate generators).
+    #[arg(long, default_value_t = 50)]
+    patterns: usize,
+    /// Gate generators as a d × P NPY array (no sampling).
+    #[arg(long)]
+    gates: Option<std::path::PathBuf>,
+    /// The group-lasso weight β (default 0.1·maxᵢ‖(DᵢX)ᵀy‖).
+    #[arg(long)]
+    beta: Option<f64>,
+    /// Loss.
+    #[arg(long, value_enum, default_value_t = LossArg::Squared)]
+    loss: LossArg,
+    /// Adversarial training radius (ℓ∞) [not available yet].
+    #[arg(long)]
+    adversarial: Option<f64>,
+    /// ADMM penalty ρ.
+    #[arg(long, default_value_t = 10.0)]
+    rho: f64,
+    /// Seed of the patterns and of the split.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Iteration limit.
+    #[arg(long, default_value_t = 10_000)]
+    max_iters: usize,
+    /// Residual tolerance (absolute and relative).
+    #[arg(long, default_value_t = 1e-6)]
+    tol: f64,
+    /// Hold out this fraction of a CSV file for testing.
+    #[arg(long)]
+    test_fraction: Option<f64>,
+    /// Standardise the columns of a CSV file.
+    #[arg(long)]
+    standardize: bool,
+    /// Add a constant feature (a bias of the hidden units).
+    #[arg(long)]
+    bias: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Features and ±1 labels.
+struct Data {
+    x: Mat<f64>,
+    y: Vec<f64>,
+}
+
+/// At most this many numbers in a CSV file.
+const MAX_CSV_NUMBERS: usize = 20_000_000;
+
+fn read_csv(path: &str) -> Result<Data, Failure> {
+    let bad = |m: String| Failure::BadInput(format!("--data {path}: {m}"));
+    let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+    if meta.len() > 1 << 30 {
+        return Err(bad(format!(
+            "{} bytes is too large (at most 1 GiB)",
+            meta.len()
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let mut rows: Vec<Vec<f64>> = Vec::new();
+    let mut labels = Vec::new();
+    let mut width = None;
+    let mut count = 0usize;
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let toks: Vec<&str> = line.split(',').map(str::trim).collect();
+        if toks.len() < 2 {
+            return Err(bad(format!(
+                "line {}: needs at least one feature and a label",
+                i + 1
+            )));
+        }
+        if *width.get_or_insert(toks.len()) != toks.len() {
+            return Err(bad(format!(
+                "line {}: {} fields, expected {} (ragged rows)",
+                i + 1,
+                toks.len(),
+                width.unwrap_or(0)
+            )));
+        }
+        count += toks.len();
+        if count > MAX_CSV_NUMBERS {
+            return Err(bad(format!("more than {MAX_CSV_NUMBERS} numbers")));
+        }
+        let mut row = Vec::with_capacity(toks.len() - 1);
+        for t in &toks[..toks.len() - 1] {
+            match t.parse::<f64>() {
+                Ok(v) if v.is_finite() => row.push(v),
+                _ => return Err(bad(format!("line {}: not a finite number: `{t}`", i + 1))),
+            }
+        }
+        let l = toks[toks.len() - 1];
+        let label = match l.parse::<f64>() {
+            Ok(v) if v == 1.0 => 1.0,
+            Ok(v) if v == 0.0 || v == -1.0 => -1.0,
+            _ => {
+                return Err(bad(format!(
+                    "line {}: label `{l}` is not in {{0, 1}} or {{−1, +1}}",
+                    i + 1
+                )));
+            }
+        };
+        rows.push(row);
+        labels.push(label);
+    }
+    if rows.is_empty() {
+        return Err(bad("no rows".into()));
+    }
+    let d = rows[0].len();
+    Ok(Data {
+        x: Mat::from_fn(rows.len(), d, |i, j| rows[i][j]),
+        y: labels,
+    })
+}
+
+fn embedded(name: &str, spec: Option<&str>) -> Result<datasets::Dataset, Failure> {
+    let bad = |m: String| {
+        Failure::BadInput(format!(
+            "--data {name}{}: {m}",
+            spec.map_or(String::new(), |s| format!(":{s}"))
+        ))
+    };
+    let pair = |s: &str| -> Result<(usize, usize), Failure> {
+        let (a, b) = s
+            .split_once('v')
+            .ok_or_else(|| bad("expected AvB (two class indices)".into()))?;
+        match (a.parse(), b.parse()) {
+            (Ok(a), Ok(b)) if a != b => Ok((a, b)),
+            _ => Err(bad(format!("`{s}` is not two different class indices"))),
+        }
+    };
+    let ds = match (name, spec) {
+        ("breast_cancer", None) => datasets::breast_cancer(),
+        ("digits", Some(s)) => {
+            let (a, b) = pair(s)?;
+            datasets::digits()
+                .binary(a, b)
+                .map_err(|e| bad(e.to_string()))?
+        }
+        ("wine", Some(s)) => {
+            let (a, b) = pair(s)?;
+            datasets::wine()
+                .binary(a, b)
+                .map_err(|e| bad(e.to_string()))?
+        }
+        _ => unreachable!("checked by the caller"),
+    };
+    Ok(ds)
+}
+
+fn to_data(ds: &datasets::Dataset) -> Data {
+    Data {
+        x: ds.features.clone(),
+        y: ds
+            .labels
+            .iter()
+            .map(|&l| if l == 1 { 1.0 } else { -1.0 })
+            .collect(),
+    }
+}
+
+fn split(d: Data, fraction: f64, seed: u64) -> Result<(Data, Data), Failure> {
+    let n = d.y.len();
+    let n_test = (fraction * n as f64).round() as usize;
+    if !(fraction > 0.0 && fraction < 1.0) || n_test == 0 || n_test == n {
+        return Err(Failure::BadInput(format!(
+            "--test-fraction: {fraction} of {n} samples leaves one part empty"
+        )));
+    }
+    use rand::seq::SliceRandom;
+    use rand::{SeedableRng, rngs::StdRng};
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.shuffle(&mut StdRng::seed_from_u64(seed));
+    let (te, tr) = idx.split_at(n_test);
+    let pick = |r: &[usize]| Data {
+        x: Mat::from_fn(r.len(), d.x.ncols(), |i, j| d.x[(r[i], j)]),
+        y: r.iter().map(|&i| d.y[i]).collect(),
+    };
+    Ok((pick(tr), pick(te)))
+}
+
+fn with_bias(mut d: Data) -> Data {
+    let (n, k) = (d.x.nrows(), d.x.ncols());
+    d.x = Mat::from_fn(n, k + 1, |i, j| if j < k { d.x[(i, j)] } else { 1.0 });
+    d
+}
+
+fn accuracy(net: &TwoLayerNet, d: &Data) -> f64 {
+    let p = net.predict(d.x.as_ref());
+    let hits = (0..d.y.len())
+        .filter(|&i| (p[i] >= 0.0) == (d.y[i] > 0.0))
+        .count();
+    hits as f64 / d.y.len().max(1) as f64
+}
+
+pub fn run(args: &Args) -> Result<(), Failure> {
+    if args.loss != LossArg::Squared {
+        return Err(Failure::Solver(format!(
+            "--loss {}: not available yet (squared is)",
+            if args.loss == LossArg::Bce {
+                "bce"
+            } else {
+                "hinge"
+            }
+        )));
+    }
+    if args.adversarial.is_some() {
+        return Err(Failure::Solver("--adversarial: not available yet".into()));
+    }
+    let (name, spec) = match args.data.split_once(':') {
+        Some((a, b)) => (a, Some(b)),
+        None => (args.data.as_str(), None),
+    };
+    let (train, test) = match (name, spec) {
+        ("breast_cancer", None) | ("digits", Some(_)) | ("wine", Some(_)) => {
+            let mut ds = embedded(name, spec)?;
+            datasets::standardize(&mut ds.features)
+                .map_err(|e| Failure::BadInput(format!("--data {}: {e}", args.data)))?;
+            let (tr, te) = split(to_data(&ds), args.test_fraction.unwrap_or(0.25), args.seed)?;
+            (tr, Some(te))
+        }
+        ("breast_cancer" | "digits" | "wine", _) => {
+            return Err(Failure::BadInput(format!(
+                "--data {}: use breast_cancer, digits:AvB or wine:AvB",
+                args.data
+            )));
+        }
+        _ => {
+            let mut d = read_csv(&args.data)?;
+            if args.standardize {
+                datasets::standardize(&mut d.x)
+                    .map_err(|e| Failure::BadInput(format!("--data {}: {e}", args.data)))?;
+            }
+            match args.test_fraction {
+                Some(f) => {
+                    let (tr, te) = split(d, f, args.seed)?;
+                    (tr, Some(te))
+                }
+                None => (d, None),
+            }
+        }
+    };
+    let (train, test) = if args.bias {
+        (with_bias(train), test.map(with_bias))
+    } else {
+        (train, test)
+    };
+    if train.y.iter().all(|&v| v == train.y[0]) {
+        return Err(Failure::BadInput(format!(
+            "--data {}: the training labels have a single class",
+            args.data
+        )));
+    }
+    let n = train.y.len();
+    if n > relu_convex_admm::admm::MAX_SAMPLES {
+        return Err(Failure::BadInput(format!(
+            "--data {}: {n} training samples (at most {})",
+            args.data,
+            relu_convex_admm::admm::MAX_SAMPLES
+        )));
+    }
+    let input = |e: relu_convex_admm::Error, flag: &str| {
+        Failure::from_error(e.is_input_error(), format!("{flag}: {e}"), args.json)
+    };
+    let patterns = match &args.gates {
+        Some(path) => {
+            let h = linalg_core::io::read_npy_mat(path)
+                .map_err(|e| Failure::BadInput(format!("--gates {}: {e}", path.display())))?;
+            Patterns::from_generators(train.x.as_ref(), h.as_ref())
+                .map_err(|e| input(e, "--gates"))?
+        }
+        None => Patterns::sample(train.x.as_ref(), args.patterns, args.seed)
+            .map_err(|e| input(e, "--patterns"))?,
+    };
+    let masks = patterns.masks.clone();
+    let beta = match args.beta {
+        Some(b) => b,
+        None => {
+            let yc = Col::from_fn(n, |i| train.y[i]);
+            0.1 * (0..masks.ncols())
+                .map(|k| {
+                    let dy = Col::from_fn(n, |i| masks[(i, k)] * yc[i]);
+                    (train.x.transpose() * &dy).norm_l2()
+                })
+                .fold(0.0, f64::max)
+        }
+    };
+    let program =
+        ConvexProgram::new(train.x.as_ref(), &train.y, patterns).map_err(|e| input(e, "--data"))?;
+    let params = AdmmParams::new(beta)
+        .rho(args.rho)
+        .tol(args.tol)
+        .max_iters(args.max_iters);
+    params.validate().map_err(|e| {
+        let flag = match e.param_name() {
+            Some("beta") => "--beta",
+            Some("rho") => "--rho",
+            Some("max_iters") => "--max-iters",
+            _ => "--tol",
+        };
+        Failure::BadInput(format!("{flag}: {e}"))
+    })?;
+    let rep = admm(&program, &params, |_| Control::Continue).map_err(|e| input(e, "relu"))?;
+    let net = TwoLayerNet::from_convex(rep.v.as_ref(), rep.w.as_ref(), 1e-10);
+    let train_acc = accuracy(&net, &train);
+    let test_acc = test.as_ref().map(|t| accuracy(&net, t));
+    if args.json {
+        let history: Vec<_> = rep
+            .history
+            .iter()
+            .map(|r| {
+                json!({"iteration": r.iteration, "objective": r.objective, "primal_residual": r.primal_residual,
+                       "dual_residual": r.dual_residual, "rho": r.rho, "seconds": r.seconds})
+            })
+            .collect();
+        print_json(&json!({
+            "data": args.data,
+            "objective": rep.objective,
+            "primal_residual": rep.primal_residual,
+            "dual_residual": rep.dual_residual,
+            "gap_bound": null,
+            "cone_violation": rep.cone_violation,
+            "iterations": rep.iterations,
+            "seconds": rep.elapsed.as_secs_f64(),
+            "train_accuracy": train_acc,
+            "test_accuracy": test_acc,
+            "neurons": net.neurons(),
+            "patterns": masks.ncols(),
+            "beta": beta,
+            "rho": rep.rho,
+            "robust_accuracy": null,
+            "converged": rep.converged,
+            "termination": rep.termination.as_str(),
+            "history": history,
+        }));
+    } else {
+        println!(
+            "data              {} (n = {}, d = {})",
+            args.data,
+            n,
+            train.x.ncols()
+        );
+        println!("patterns          {} (β = {beta:.4e})", masks.ncols());
+        println!("iterations        {} ({})", rep.iterations, rep.termination);
+        println!("objective         {:.12e}", rep.objective);
+        println!(
+            "residuals         primal {:.2e}, dual {:.2e}",
+            rep.primal_residual, rep.dual_residual
+        );
+        println!("cone violation    {:.2e}", rep.cone_violation);
+        println!("neurons           {}", net.neurons());
+        println!("train accuracy    {:.2} %", 100.0 * train_acc);
+        if let Some(a) = test_acc {
+            println!("test accuracy     {:.2} %", 100.0 * a);
+        }
+        println!(
+            "time              {:.1} ms",
+            rep.elapsed.as_secs_f64() * 1e3
+        );
+    }
+    outcome(rep.converged, || {
+        format!(
+            "ADMM did not converge on {} in {} iterations (residuals {:.2e} / {:.2e})",
+            args.data, rep.iterations, rep.primal_residual, rep.dual_residual
+        )
+    })
+}
