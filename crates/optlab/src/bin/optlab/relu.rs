@@ -123,7 +123,7 @@ fn read_csv(path: &str) -> Result<Data, Failure> {
         }
         let l = toks[toks.len() - 1];
         let label = match l.parse::<f64>() {
-            Ok(v) if v == 1.0 => 1.0,
+            Ok(1.0) => 1.0,
             Ok(v) if v == 0.0 || v == -1.0 => -1.0,
             _ => {
                 return Err(bad(format!(
