@@ -30,7 +30,7 @@ p.add_argument("--optlab", default="target/release/optlab")
 p.add_argument("--n", type=int, default=500)
 p.add_argument("--d", type=int, default=30)
 p.add_argument("--p", type=int, default=50)
-p.add_argument("--rho", type=float, default=10.0)
+p.add_argument("--rho", type=float, default=None, help="default: optlab's (beta)")
 p.add_argument("--seed", type=int, default=0)
 args = p.parse_args()
 
@@ -54,8 +54,10 @@ gates = os.path.join(tmp, "gates.npy")
 np.save(gates, np.ascontiguousarray(H))
 
 t = time.perf_counter()
-out = subprocess.run([args.optlab, "relu", "--data", csv, "--gates", gates, "--beta", repr(float(beta)),
-                      "--rho", repr(args.rho), "--tol", "1e-4", "--json"], capture_output=True, text=True)
+cmd = [args.optlab, "relu", "--data", csv, "--gates", gates, "--beta", repr(float(beta)), "--tol", "1e-4", "--json"]
+if args.rho is not None:
+    cmd += ["--rho", repr(args.rho)]
+out = subprocess.run(cmd, capture_output=True, text=True)
 wall_ours = time.perf_counter() - t
 if not out.stdout:
     raise SystemExit(f"optlab failed: {out.stderr}")
@@ -81,7 +83,7 @@ print("| solver | objective | rel. gap to reference | cone violation | iteration
 print("|---|---|---|---|---|---|")
 print(f"| CVXPY {cp.__version__} + Clarabel (defaults) | {val:.8g} | {abs(val - ref) / ref:.1e} | — | — | "
       f"{wall:.2f} s (Clarabel {solve_time:.2f} s) |")
-print(f"| optlab relu (ADMM, rho {args.rho}, tol 1e-4) | {ours['objective']:.8g} | "
+print(f"| optlab relu (ADMM, rho {ours['rho']:.3g}, tol 1e-4) | {ours['objective']:.8g} | "
       f"{abs(ours['objective'] - ref) / ref:.1e} | {ours['cone_violation']:.1e} | {ours['iterations']} | "
       f"{ours['seconds']:.2f} s ({wall_ours:.2f} s with start-up) |")
 print(f"speed-up: {wall / ours['seconds']:.1f}x (CVXPY wall) / {solve_time / ours['seconds']:.1f}x (Clarabel solve)")

@@ -36,12 +36,16 @@ use crate::{Error, Result};
 pub struct AdmmParams {
     /// The group-lasso weight `β > 0`.
     pub beta: f64,
-    /// The starting penalty `ρ > 0` (default 10).
-    pub rho: f64,
+    /// The penalty `ρ > 0` (default `β`: the best ρ scales with the data;
+    /// on the speed setup, β = 24.8, ρ ∈ {10, 20, 30, 50} took 606,
+    /// 582, 863, 1 436 iterations to 1e-4 with α = 1.8, and on a toy with
+    /// β = 0.5, ρ ∈ {1, 5, 10, 20} took 666, 3 355, 6 705, > 10 000).
+    pub rho: Option<f64>,
     /// Residual balancing of `ρ` (default off: on the fixture programs it
     /// drove ρ from 10–100 down to ≈ 2 and needed 10× more iterations).
     pub adaptive_rho: bool,
-    /// Over-relaxation `α ∈ (0, 2)` (default 1.6).
+    /// Over-relaxation `α ∈ (0, 2)` (default 1.8; 5–10 % fewer
+    /// iterations than 1.6 on the speed setup).
     pub relaxation: f64,
     /// Absolute tolerance of the residual tests (default 1e-6).
     pub tol_abs: f64,
@@ -56,9 +60,9 @@ impl AdmmParams {
     pub fn new(beta: f64) -> Self {
         Self {
             beta,
-            rho: 10.0,
+            rho: None,
             adaptive_rho: false,
-            relaxation: 1.6,
+            relaxation: 1.8,
             tol_abs: 1e-6,
             tol_rel: 1e-6,
             max_iters: 10_000,
@@ -66,8 +70,12 @@ impl AdmmParams {
     }
     /// Sets `ρ`.
     pub fn rho(mut self, rho: f64) -> Self {
-        self.rho = rho;
+        self.rho = Some(rho);
         self
+    }
+    /// The `ρ` in use: the given one, or `β`.
+    pub fn effective_rho(&self) -> f64 {
+        self.rho.unwrap_or(self.beta)
     }
     /// Turns residual balancing on or off.
     pub fn adaptive_rho(mut self, on: bool) -> Self {
@@ -94,7 +102,9 @@ impl AdmmParams {
     /// zero limit.
     pub fn validate(&self) -> Result<()> {
         linalg_core::param::positive("beta", self.beta)?;
-        linalg_core::param::positive("rho", self.rho)?;
+        if let Some(r) = self.rho {
+            linalg_core::param::positive("rho", r)?;
+        }
         linalg_core::param::in_range("relaxation", self.relaxation, 1e-3, 1.999)?;
         linalg_core::param::positive("tol_abs", self.tol_abs)?;
         linalg_core::param::positive("tol_rel", self.tol_rel)?;
@@ -326,7 +336,7 @@ pub fn admm(
     let masks = program.patterns.masks.as_ref();
     let (n, d, p) = (x.nrows(), x.ncols(), masks.ncols());
     let e = Mat::from_fn(n, p, |i, k| 2.0 * masks[(i, k)] - 1.0);
-    let mut rho = params.rho;
+    let mut rho = params.effective_rho();
     let mut work = Work::default();
     let t0 = Instant::now();
     let mut solver = USolver::new(x, masks, rho)?;

@@ -41,9 +41,9 @@ pub struct Args {
     /// Adversarial training radius (ℓ∞) [not available yet].
     #[arg(long)]
     adversarial: Option<f64>,
-    /// ADMM penalty ρ.
-    #[arg(long, default_value_t = 10.0)]
-    rho: f64,
+    /// ADMM penalty ρ (default β).
+    #[arg(long)]
+    rho: Option<f64>,
     /// Seed of the patterns and of the split.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -319,10 +319,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     };
     let program =
         ConvexProgram::new(train.x.as_ref(), &train.y, patterns).map_err(|e| input(e, "--data"))?;
-    let params = AdmmParams::new(beta)
-        .rho(args.rho)
+    let mut params = AdmmParams::new(beta)
         .tol(args.tol)
         .max_iters(args.max_iters);
+    params.rho = args.rho;
     params.validate().map_err(|e| {
         let flag = match e.param_name() {
             Some("beta") => "--beta",
