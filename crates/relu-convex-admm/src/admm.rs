@@ -53,6 +53,8 @@ pub struct AdmmParams {
     pub tol_rel: f64,
     /// Iteration limit (default 10 000).
     pub max_iters: usize,
+    /// How the u-system is solved (default [`USolver::Auto`]).
+    pub u_solver: USolver,
 }
 
 impl AdmmParams {
@@ -66,7 +68,13 @@ impl AdmmParams {
             tol_abs: 1e-6,
             tol_rel: 1e-6,
             max_iters: 10_000,
+            u_solver: USolver::Auto,
         }
+    }
+    /// Sets the u-system solver.
+    pub fn u_solver(mut self, s: USolver) -> Self {
+        self.u_solver = s;
+        self
     }
     /// Sets `ρ`.
     pub fn rho(mut self, rho: f64) -> Self {
@@ -150,6 +158,8 @@ pub struct AdmmReport {
     pub cone_violation: f64,
     /// The final `ρ`.
     pub rho: f64,
+    /// The u-system solver used.
+    pub u_solver: USolver,
     /// Iterations.
     pub iterations: usize,
     /// Whether both residual tests passed.
@@ -176,12 +186,12 @@ pub struct ConvexProgram {
 }
 
 impl ConvexProgram {
-    /// `x` (`n × d`, finite, `1 ≤ n ≤ MAX_SAMPLES`), targets `y` (length
-    /// `n`, finite), and patterns computed on `x`.
+    /// `x` (`n × d`, finite, `1 ≤ n ≤ 10⁶`), targets `y` (length `n`,
+    /// finite), and patterns computed on `x`.
     pub fn new(x: MatRef<'_, f64>, y: &[f64], patterns: Patterns) -> Result<Self> {
         let n = x.nrows();
         linalg_core::param::at_least("samples", n, 1)?;
-        linalg_core::param::in_range("samples", n as f64, 1.0, MAX_SAMPLES as f64)?;
+        linalg_core::param::in_range("samples", n as f64, 1.0, 1e6)?;
         linalg_core::param::dimension("y", n, y.len())?;
         linalg_core::param::dimension("patterns (rows)", n, patterns.masks.nrows())?;
         linalg_core::param::finite_slice("y", y)?;
@@ -244,7 +254,7 @@ impl ConvexProgram {
 }
 
 /// The u-system `A u = b` by the matrix-inversion lemma.
-struct USolver {
+struct Woodbury {
     /// Cholesky of `I + XᵀX` (`d × d`).
     m: Llt<f64>,
     /// `S ⊙ (DDᵀ)` (`n × n`), kept to refactor `ρI + 2·this` when ρ changes.
@@ -253,7 +263,7 @@ struct USolver {
     k: Llt<f64>,
 }
 
-impl USolver {
+impl Woodbury {
     fn new(x: MatRef<'_, f64>, masks: MatRef<'_, f64>, rho: f64) -> Result<Self> {
         let d = x.ncols();
         let mut b = x.transpose() * x;
@@ -307,6 +317,136 @@ impl USolver {
     }
 }
 
+/// The u-system by one dense Cholesky of `A = I + (1/ρ)FᵀF + GᵀG`
+/// (`2dP × 2dP`): the oracle for the Woodbury form, and the path for many
+/// samples and few patterns (its memory does not grow with `n`).
+struct Dense {
+    /// `FᵀF` (`2dP × 2dP`).
+    ftf: Mat<f64>,
+    /// `XᵀX` (`d × d`): the diagonal blocks of `GᵀG`.
+    xtx: Mat<f64>,
+    a: Llt<f64>,
+}
+
+impl Dense {
+    fn new(x: MatRef<'_, f64>, masks: MatRef<'_, f64>, rho: f64) -> Result<Self> {
+        let (n, d, p) = (x.nrows(), x.ncols(), masks.ncols());
+        // F = [D₁X … D_PX, −D₁X … −D_PX] (n × 2dP).
+        let f = Mat::from_fn(n, 2 * d * p, |i, c| {
+            let (blk, j) = (c / d, c % d);
+            let (k, sign) = if blk < p { (blk, 1.0) } else { (blk - p, -1.0) };
+            sign * masks[(i, k)] * x[(i, j)]
+        });
+        let ftf = f.transpose() * &f;
+        let xtx = x.transpose() * x;
+        let a = Self::factor(&ftf, &xtx, d, rho)?;
+        Ok(Self { ftf, xtx, a })
+    }
+
+    fn factor(ftf: &Mat<f64>, xtx: &Mat<f64>, d: usize, rho: f64) -> Result<Llt<f64>> {
+        let m = ftf.nrows();
+        let a = Mat::from_fn(m, m, |r, c| {
+            let g = if r / d == c / d {
+                xtx[(r % d, c % d)]
+            } else {
+                0.0
+            };
+            ftf[(r, c)] / rho + g + if r == c { 1.0 } else { 0.0 }
+        });
+        a.llt(Side::Lower)
+            .map_err(|_| Error::Factorisation("I + FᵀF/ρ + GᵀG"))
+    }
+
+    fn solve(&self, bv: &Mat<f64>, bw: &Mat<f64>) -> (Mat<f64>, Mat<f64>) {
+        let (d, p) = (bv.nrows(), bv.ncols());
+        let b = Col::from_fn(2 * d * p, |i| {
+            let (blk, j) = (i / d, i % d);
+            if blk < p {
+                bv[(j, blk)]
+            } else {
+                bw[(j, blk - p)]
+            }
+        });
+        let u = self.a.solve(&b);
+        (
+            Mat::from_fn(d, p, |j, k| u[k * d + j]),
+            Mat::from_fn(d, p, |j, k| u[(p + k) * d + j]),
+        )
+    }
+}
+
+/// How the u-system is solved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub enum USolver {
+    /// The smaller of the two in memory: dense when `(2dP)² < 2n²`.
+    Auto,
+    /// The matrix-inversion lemma: `2n²` numbers (`n ≤ MAX_SAMPLES`).
+    Woodbury,
+    /// One dense Cholesky of `A`: `2(2dP)²` numbers (`2dP ≤ MAX_DENSE`).
+    Dense,
+}
+
+/// The largest `2dP` of the dense path (two `2dP × 2dP` arrays).
+pub const MAX_DENSE: usize = 6000;
+
+enum USystem {
+    Woodbury(Woodbury),
+    Dense(Dense),
+}
+
+impl USystem {
+    fn new(kind: USolver, x: MatRef<'_, f64>, masks: MatRef<'_, f64>, rho: f64) -> Result<Self> {
+        let (n, m) = (x.nrows(), 2 * x.ncols() * masks.ncols());
+        let dense = match kind {
+            USolver::Dense => true,
+            USolver::Woodbury => false,
+            USolver::Auto => (m * m < 2 * n * n && m <= MAX_DENSE) || n > MAX_SAMPLES,
+        };
+        if dense {
+            linalg_core::param::in_range("2dP (dense u-solver)", m as f64, 1.0, MAX_DENSE as f64)?;
+            Ok(USystem::Dense(Dense::new(x, masks, rho)?))
+        } else {
+            linalg_core::param::in_range(
+                "samples (Woodbury u-solver)",
+                n as f64,
+                1.0,
+                MAX_SAMPLES as f64,
+            )?;
+            Ok(USystem::Woodbury(Woodbury::new(x, masks, rho)?))
+        }
+    }
+
+    fn refactor(&mut self, d: usize, rho: f64) -> Result<()> {
+        match self {
+            USystem::Woodbury(w) => w.k = Woodbury::factor(&w.sdd, rho)?,
+            USystem::Dense(dn) => dn.a = Dense::factor(&dn.ftf, &dn.xtx, d, rho)?,
+        }
+        Ok(())
+    }
+
+    fn solve(
+        &self,
+        x: MatRef<'_, f64>,
+        masks: MatRef<'_, f64>,
+        bv: &Mat<f64>,
+        bw: &Mat<f64>,
+        work: &mut Work,
+    ) -> (Mat<f64>, Mat<f64>) {
+        match self {
+            USystem::Woodbury(w) => w.solve(x, masks, bv, bw, work),
+            USystem::Dense(dn) => dn.solve(bv, bw),
+        }
+    }
+
+    fn kind(&self) -> USolver {
+        match self {
+            USystem::Woodbury(_) => USolver::Woodbury,
+            USystem::Dense(_) => USolver::Dense,
+        }
+    }
+}
+
 /// Group soft-thresholding of each column of `a` at `t`.
 fn shrink(a: &Mat<f64>, t: f64) -> Mat<f64> {
     let mut out = a.clone();
@@ -339,7 +479,7 @@ pub fn admm(
     let mut rho = params.effective_rho();
     let mut work = Work::default();
     let t0 = Instant::now();
-    let mut solver = USolver::new(x, masks, rho)?;
+    let mut solver = USystem::new(params.u_solver, x, masks, rho)?;
     // (1/ρ)Fᵀy without the 1/ρ: Xᵀ(D ∘ y), the w-blocks its negative.
     let fty = x.transpose() * Mat::from_fn(n, p, |i, k| masks[(i, k)] * program.y[i]);
     let zeros_dp = || Mat::<f64>::zeros(d, p);
@@ -441,7 +581,7 @@ pub fn admm(
                 for m in [&mut lv, &mut lw, &mut nv, &mut nw, &mut gtn_v, &mut gtn_w] {
                     *m *= 1.0 / scale;
                 }
-                solver.k = USolver::factor(&solver.sdd, rho)?;
+                solver.refactor(d, rho)?;
             }
         }
     }
@@ -455,6 +595,7 @@ pub fn admm(
         primal_residual: pres,
         dual_residual: dres,
         rho,
+        u_solver: solver.kind(),
         iterations: k,
         converged: termination == Termination::Converged,
         termination,
@@ -501,7 +642,7 @@ mod tests {
         }
         let b = Col::from_fn(dim, |i| ((i * 3) % 7) as f64 - 3.0);
         let dense = a.llt(Side::Lower).unwrap().solve(&b);
-        let solver = USolver::new(x.as_ref(), m, rho).unwrap();
+        let solver = Woodbury::new(x.as_ref(), m, rho).unwrap();
         let bv = Mat::from_fn(d, p, |j, k| b[k * d + j]);
         let bw = Mat::from_fn(d, p, |j, k| b[(p + k) * d + j]);
         let (u, z) = solver.solve(x.as_ref(), m, &bv, &bw, &mut Work::default());

@@ -12,10 +12,11 @@
 //!   and residual balancing;
 //! - [`network`]: the two-layer network recovered from a convex solution.
 //!
-//! **Status (issue "relu-convex-admm"):** the squared-loss ADMM, weight
-//! recovery and the CVXPY fixtures; cross-entropy and hinge losses, the
-//! duality-gap certificate, the dense oracle path, sampled convex programs,
-//! adversarial training, the nonconvex baseline and the CLI are still to come.
+//! **Status (issue "relu-convex-admm"):** the squared-loss ADMM (Woodbury
+//! or dense u-solver), weight recovery, the CVXPY fixtures and `optlab
+//! relu`; cross-entropy and hinge losses, the duality-gap certificate,
+//! sampled convex programs, adversarial training and the nonconvex baseline
+//! are still to come.
 //!
 //! ```
 //! use linalg_core::faer::Mat;
@@ -34,7 +35,7 @@ pub mod admm;
 pub mod network;
 pub mod patterns;
 
-pub use admm::{AdmmParams, AdmmRecord, AdmmReport, ConvexProgram, admm};
+pub use admm::{AdmmParams, AdmmRecord, AdmmReport, ConvexProgram, USolver, admm};
 pub use linalg_core::{Control, ParamError, Termination, Work};
 pub use network::TwoLayerNet;
 pub use patterns::Patterns;

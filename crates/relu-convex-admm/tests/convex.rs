@@ -126,6 +126,54 @@ fn the_recovered_network_has_the_convex_objective_and_predictions() {
 }
 
 #[test]
+fn the_dense_and_woodbury_u_solvers_give_the_same_iterates() {
+    let f = fixture("b");
+    let patterns = Patterns::from_generators(f.x.as_ref(), f.h.as_ref()).unwrap();
+    let program = ConvexProgram::new(f.x.as_ref(), &f.y, patterns).unwrap();
+    let run = |s: USolver| {
+        admm(
+            &program,
+            &AdmmParams::new(f.beta)
+                .tol(1e-300)
+                .max_iters(200)
+                .u_solver(s),
+            |_| Control::Continue,
+        )
+        .unwrap()
+    };
+    let (a, b) = (run(USolver::Woodbury), run(USolver::Dense));
+    assert_eq!(
+        (a.u_solver, b.u_solver),
+        (USolver::Woodbury, USolver::Dense)
+    );
+    assert!((a.objective - b.objective).abs() < 1e-9 * a.objective);
+    assert!((&a.v - &b.v).norm_l2() < 1e-8 * a.v.norm_l2().max(1.0));
+    // Auto picks the smaller memory: (2dP)² = 65 536 > 2n² = 45 000 here, so Woodbury.
+    assert_eq!(run(USolver::Auto).u_solver, USolver::Woodbury);
+    // Many samples, few patterns: the dense path, which Woodbury could not hold.
+    let n = 9000;
+    let x = Mat::from_fn(n, 3, |i, j| (((i * 13 + j * 7) % 17) as f64 - 8.0) / 4.0);
+    let y: Vec<f64> = (0..n)
+        .map(|i| if x[(i, 0)] > x[(i, 1)] { 1.0 } else { -1.0 })
+        .collect();
+    let p = Patterns::sample(x.as_ref(), 4, 0).unwrap();
+    let big = ConvexProgram::new(x.as_ref(), &y, p).unwrap();
+    let rep = admm(&big, &AdmmParams::new(10.0).max_iters(50), |_| {
+        Control::Continue
+    })
+    .unwrap();
+    assert_eq!(rep.u_solver, USolver::Dense);
+    assert!(rep.objective.is_finite());
+    let e = admm(
+        &big,
+        &AdmmParams::new(10.0).u_solver(USolver::Woodbury),
+        |_| Control::Continue,
+    )
+    .unwrap_err();
+    assert_eq!(e.param_name(), Some("samples (Woodbury u-solver)"));
+}
+
+#[test]
 fn bad_input_is_named() {
     let f = fixture("a");
     let p = Patterns::from_generators(f.x.as_ref(), f.h.as_ref()).unwrap();

@@ -284,13 +284,6 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         )));
     }
     let n = train.y.len();
-    if n > relu_convex_admm::admm::MAX_SAMPLES {
-        return Err(Failure::BadInput(format!(
-            "--data {}: {n} training samples (at most {})",
-            args.data,
-            relu_convex_admm::admm::MAX_SAMPLES
-        )));
-    }
     let input = |e: relu_convex_admm::Error, flag: &str| {
         Failure::from_error(e.is_input_error(), format!("{flag}: {e}"), args.json)
     };
@@ -317,6 +310,15 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 .fold(0.0, f64::max)
         }
     };
+    // One of the two u-solvers must fit: Woodbury needs n ≤ MAX_SAMPLES,
+    // the dense one 2dP ≤ MAX_DENSE.
+    let dense_size = 2 * train.x.ncols() * masks.ncols();
+    if n > relu_convex_admm::admm::MAX_SAMPLES && dense_size > relu_convex_admm::admm::MAX_DENSE {
+        return Err(Failure::BadInput(format!(
+            "--patterns: {n} samples need the dense u-solver, and 2dP = {dense_size} exceeds {} (use fewer patterns)",
+            relu_convex_admm::admm::MAX_DENSE
+        )));
+    }
     let program =
         ConvexProgram::new(train.x.as_ref(), &train.y, patterns).map_err(|e| input(e, "--data"))?;
     let mut params = AdmmParams::new(beta)
