@@ -95,6 +95,9 @@ pub(crate) fn lse_rows(a: &[f64], pot: &[f64], eps: f64, out: &mut [f64]) {
     let l = pot.len();
     let inv = 1.0 / eps;
     out.par_iter_mut().enumerate().for_each(|(i, o)| {
+        // exp/ln per entry below: clear the AVX state a faer kernel may have
+        // left on this worker thread (linalg_core::simd).
+        linalg_core::simd::zero_upper();
         let row = &a[i * l..(i + 1) * l];
         let mut mx = f64::NEG_INFINITY;
         for (p, c) in pot.iter().zip(row) {
