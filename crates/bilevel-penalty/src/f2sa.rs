@@ -24,10 +24,10 @@ use linalg_core::param::{at_least, positive};
 use linalg_core::{Control, Recorder, Termination, Work};
 
 use crate::oracle::Oracle;
-use crate::penalty::{check_start, start_y};
+use crate::penalty::start_y;
 use crate::problem::StochasticBilevel;
 use crate::report::{BilevelRecord, BilevelReport};
-use crate::stochastic::Sampler;
+use crate::stochastic::{Sampler, check_stochastic};
 use crate::{Error, Result};
 
 /// Parameters of [`f2sa`]; the defaults are benchopt's tuned values on its
@@ -122,18 +122,8 @@ pub fn f2sa<P: StochasticBilevel + ?Sized>(
     observer: impl FnMut(&BilevelRecord) -> Control,
 ) -> Result<BilevelReport> {
     params.validate()?;
-    check_start(problem, x0, y0)?;
-    if params.target.is_some() && problem.psi_exact(x0).is_none() {
-        return Err(linalg_core::ParamError::new(
-            "target",
-            "needs a problem that knows its value function (psi_exact)",
-        )
-        .into());
-    }
+    let (m, n) = check_stochastic(problem, x0, y0, params.target)?;
     let p = *params;
-    let (m, n) = problem.n_samples();
-    at_least("n_samples (upper)", m, 1)?;
-    at_least("n_samples (lower)", n, 1)?;
     let (nx, ny) = problem.dims();
     let mut o = Oracle::new(problem);
     let mut x = x0.to_owned();

@@ -152,6 +152,15 @@ pub fn itd<P: BilevelProblem + ?Sized>(
         )
         .into());
     }
+    // Reverse mode stores T + 1 iterates: bound that before allocating it.
+    let stored = (params.inner_steps + 1).saturating_mul(problem.dims().1);
+    if stored > 100_000_000 {
+        return Err(linalg_core::ParamError::new(
+            "inner_steps",
+            format!("the unrolled trajectory would hold {stored} numbers (at most 1e8)"),
+        )
+        .into());
+    }
     let y_start = start_y(problem, y0);
     let mut o = Oracle::new(problem);
     let eta = match params.inner_step {

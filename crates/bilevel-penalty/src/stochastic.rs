@@ -273,30 +273,45 @@ impl StochasticParams {
     }
 }
 
-/// The largest eigenvalue of the full-batch `∇²_yy h` at `(x, y)` by 20
-/// power steps on central differences of the gradient (`upper` picks
-/// `h = f`, else `h = g`); at least `1e-12`.
-pub(crate) fn smoothness<P: BilevelProblem + ?Sized>(
+/// The largest eigenvalue of a full-batch Hessian block at `(x, y)` by 20
+/// power steps on central differences of the gradient: `wrt_x` picks the
+/// `x` block (`∇²ₓₓ`), else the `y` block; `upper` picks `h = f`, else `g`.
+/// At least `1e-12`. (20 products of a block this small do not need
+/// Lanczos; the difference step is `ε^{1/3}·max(1, ‖point‖)`.)
+fn power_iteration<P: BilevelProblem + ?Sized>(
     o: &mut Oracle<'_, P>,
     x: ColRef<'_, f64>,
     y: ColRef<'_, f64>,
     upper: bool,
+    wrt_x: bool,
 ) -> Result<f64> {
-    let ny = y.nrows();
-    let mut v = Col::<f64>::from_fn(ny, |i| 1.0 + 0.1 * ((i * 7919) % 13) as f64);
+    let point = if wrt_x { x } else { y };
+    let k = point.nrows();
+    let mut v = Col::<f64>::from_fn(k, |i| 1.0 + 0.1 * ((i * 7919) % 13) as f64);
     v /= v.norm_l2();
-    let (mut gp, mut gm) = (Col::<f64>::zeros(ny), Col::<f64>::zeros(ny));
-    let h = f64::EPSILON.cbrt() * y.norm_l2().max(1.0);
+    let (mut gp, mut gm) = (Col::<f64>::zeros(k), Col::<f64>::zeros(k));
+    let h = f64::EPSILON.cbrt() * point.norm_l2().max(1.0);
     let mut lambda = 0.0;
     for _ in 0..20 {
-        let yp = y + &v * h;
-        let ym = y - &v * h;
-        if upper {
-            o.f_grad_y(x, yp.as_ref(), gp.as_mut())?;
-            o.f_grad_y(x, ym.as_ref(), gm.as_mut())?;
-        } else {
-            o.g_grad_y(x, yp.as_ref(), gp.as_mut())?;
-            o.g_grad_y(x, ym.as_ref(), gm.as_mut())?;
+        let pp = point + &v * h;
+        let pm = point - &v * h;
+        match (upper, wrt_x) {
+            (true, false) => {
+                o.f_grad_y(x, pp.as_ref(), gp.as_mut())?;
+                o.f_grad_y(x, pm.as_ref(), gm.as_mut())?;
+            }
+            (false, false) => {
+                o.g_grad_y(x, pp.as_ref(), gp.as_mut())?;
+                o.g_grad_y(x, pm.as_ref(), gm.as_mut())?;
+            }
+            (true, true) => {
+                o.f_grad_x(pp.as_ref(), y, gp.as_mut())?;
+                o.f_grad_x(pm.as_ref(), y, gm.as_mut())?;
+            }
+            (false, true) => {
+                o.g_grad_x(pp.as_ref(), y, gp.as_mut())?;
+                o.g_grad_x(pm.as_ref(), y, gm.as_mut())?;
+            }
         }
         let hv = (&gp - &gm) * (0.5 / h);
         let n = hv.norm_l2();
@@ -309,39 +324,46 @@ pub(crate) fn smoothness<P: BilevelProblem + ?Sized>(
     Ok(lambda.max(1e-12))
 }
 
-/// The largest eigenvalue of the full-batch `∇²ₓₓ h` at `(x, y)`, as
-/// [`smoothness`] does in `y` (for steps that move `x` and `y` together).
+/// `λ_max(∇²_yy h)` (see [`power_iteration`]).
+pub(crate) fn smoothness<P: BilevelProblem + ?Sized>(
+    o: &mut Oracle<'_, P>,
+    x: ColRef<'_, f64>,
+    y: ColRef<'_, f64>,
+    upper: bool,
+) -> Result<f64> {
+    power_iteration(o, x, y, upper, false)
+}
+
+/// `λ_max(∇²ₓₓ h)` (see [`power_iteration`]).
 pub(crate) fn smoothness_x<P: BilevelProblem + ?Sized>(
     o: &mut Oracle<'_, P>,
     x: ColRef<'_, f64>,
     y: ColRef<'_, f64>,
     upper: bool,
 ) -> Result<f64> {
-    let nx = x.nrows();
-    let mut v = Col::<f64>::from_fn(nx, |i| 1.0 + 0.1 * ((i * 7919) % 13) as f64);
-    v /= v.norm_l2();
-    let (mut gp, mut gm) = (Col::<f64>::zeros(nx), Col::<f64>::zeros(nx));
-    let h = f64::EPSILON.cbrt() * x.norm_l2().max(1.0);
-    let mut lambda = 0.0;
-    for _ in 0..20 {
-        let xp = x + &v * h;
-        let xm = x - &v * h;
-        if upper {
-            o.f_grad_x(xp.as_ref(), y, gp.as_mut())?;
-            o.f_grad_x(xm.as_ref(), y, gm.as_mut())?;
-        } else {
-            o.g_grad_x(xp.as_ref(), y, gp.as_mut())?;
-            o.g_grad_x(xm.as_ref(), y, gm.as_mut())?;
-        }
-        let hv = (&gp - &gm) * (0.5 / h);
-        let n = hv.norm_l2();
-        lambda = n;
-        if n == 0.0 {
-            break;
-        }
-        v = hv / n;
+    power_iteration(o, x, y, upper, true)
+}
+
+/// What both stochastic drivers check before they start: the points, a
+/// target only where `ψ` is known, at least one sample per level.
+pub(crate) fn check_stochastic<P: StochasticBilevel + ?Sized>(
+    problem: &P,
+    x0: ColRef<'_, f64>,
+    y0: Option<ColRef<'_, f64>>,
+    target: Option<f64>,
+) -> Result<(usize, usize)> {
+    check_start(problem, x0, y0)?;
+    if target.is_some() && problem.psi_exact(x0).is_none() {
+        return Err(linalg_core::ParamError::new(
+            "target",
+            "needs a problem that knows its value function (psi_exact)",
+        )
+        .into());
     }
-    Ok(lambda.max(1e-12))
+    let (m, n) = problem.n_samples();
+    at_least("n_samples (upper)", m, 1)?;
+    at_least("n_samples (lower)", n, 1)?;
+    Ok((m, n))
 }
 
 /// The three STORM estimators (or plain minibatch directions with `η = 1`).
@@ -421,17 +443,7 @@ pub fn penalty_stochastic<P: StochasticBilevel + ?Sized>(
     observer: impl FnMut(&BilevelRecord) -> Control,
 ) -> Result<BilevelReport> {
     params.validate()?;
-    check_start(problem, x0, y0)?;
-    if params.target.is_some() && problem.psi_exact(x0).is_none() {
-        return Err(linalg_core::ParamError::new(
-            "target",
-            "needs a problem that knows its value function (psi_exact)",
-        )
-        .into());
-    }
-    let (m, n) = problem.n_samples();
-    at_least("n_samples (upper)", m, 1)?;
-    at_least("n_samples (lower)", n, 1)?;
+    let (m, n) = check_stochastic(problem, x0, y0, params.target)?;
     let (nx, ny) = problem.dims();
     let mut o = Oracle::new(problem);
     let mut x = x0.to_owned();
@@ -556,8 +568,12 @@ pub fn penalty_stochastic<P: StochasticBilevel + ?Sized>(
             )?;
             if eta < 1.0 && !first {
                 // STORM: d ← G(w_t) + (1 − η)(d − G(w_{t−1})), same batch.
+                // In place, no temporaries: d ← (1 − η)d + G(w_t), then
+                // d ← d − (1 − η)G(w_{t−1}).
                 let keep = 1.0 - eta;
-                let (cz, cy, cx) = (s.gz.clone(), s.gy.clone(), s.gx.clone());
+                for (dv, g) in [(&mut d.z, &s.gz), (&mut d.y, &s.gy), (&mut d.x, &s.gx)] {
+                    zip!(dv.as_mut(), g.as_ref()).for_each(|unzip!(dv, g)| *dv = keep * *dv + *g);
+                }
                 directions(
                     &mut o,
                     xp.as_ref(),
@@ -569,9 +585,9 @@ pub fn penalty_stochastic<P: StochasticBilevel + ?Sized>(
                     true,
                     &mut s,
                 )?;
-                d.z = &cz + (&d.z - &s.gz) * keep;
-                d.y = &cy + (&d.y - &s.gy) * keep;
-                d.x = &cx + (&d.x - &s.gx) * keep;
+                for (dv, g) in [(&mut d.z, &s.gz), (&mut d.y, &s.gy), (&mut d.x, &s.gx)] {
+                    zip!(dv.as_mut(), g.as_ref()).for_each(|unzip!(dv, g)| *dv -= keep * *g);
+                }
             } else {
                 d.z.copy_from(&s.gz);
                 d.y.copy_from(&s.gy);

@@ -55,6 +55,17 @@ fn itd_is_exact_on_the_quadratic_after_enough_steps() {
     ] {
         assert_eq!(p.validate().unwrap_err().param_name(), Some(n));
     }
+    // A trajectory of 1e8+ numbers is refused before it is stored.
+    let wide = Quadratic::random(2, 2000, 0.1, 0).unwrap();
+    let e = itd(
+        &wide,
+        Col::<f64>::zeros(2).as_ref(),
+        None,
+        &ItdParams::default().inner_steps(100_000),
+        |_| Control::Continue,
+    )
+    .unwrap_err();
+    assert_eq!(e.param_name(), Some("inner_steps"));
     let boxed = q.clone().with_y_set(Constraint::Box {
         lo: vec![-1.0; 8],
         hi: vec![1.0; 8],

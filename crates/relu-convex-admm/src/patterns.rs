@@ -27,6 +27,19 @@ impl Patterns {
         for j in 0..h.ncols() {
             linalg_core::param::finite("generators", h.col(j))?;
         }
+        // X·H and the masks are n × P: bound them before allocating.
+        let cells = x.nrows().saturating_mul(h.ncols());
+        if cells > 100_000_000 {
+            return Err(linalg_core::ParamError::new(
+                "patterns",
+                format!(
+                    "{} samples × {} generators would hold {cells} numbers (at most 1e8)",
+                    x.nrows(),
+                    h.ncols()
+                ),
+            )
+            .into());
+        }
         let xh = x * h;
         let n = x.nrows();
         let mut keep: Vec<usize> = Vec::new();

@@ -197,6 +197,10 @@ fn bad_input_is_named() {
             .param_name(),
         Some("patterns")
     );
+    // n × P beyond 1e8 numbers is refused before X·H is formed.
+    let tall = Mat::<f64>::zeros(2_000_000, 1);
+    let e = Patterns::sample(tall.as_ref(), 60, 0).unwrap_err();
+    assert_eq!(e.param_name(), Some("patterns"));
     let wrong = Mat::<f64>::zeros(3, 4);
     assert!(Patterns::from_generators(f.x.as_ref(), wrong.as_ref()).is_err());
     for (params, name) in [

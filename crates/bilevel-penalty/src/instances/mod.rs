@@ -339,6 +339,8 @@ impl HyperCleaning {
         reg: f64,
     ) -> Result<Self> {
         at_least("classes", classes, 2)?;
+        // W has (d + 1)·classes entries: bound it before the solvers allocate.
+        linalg_core::param::in_range("classes", classes as f64, 2.0, 1e5)?;
         linalg_core::param::positive("reg", reg)?;
         at_least("train", train.nrows(), 1)?;
         at_least("val", val.nrows(), 1)?;
@@ -544,6 +546,12 @@ mod tests {
                 .unwrap_err()
                 .param_name(),
             Some("reg")
+        );
+        assert_eq!(
+            HyperCleaning::new(train.as_ref(), &tl, val.as_ref(), &vl, 1 << 40, 0.1)
+                .unwrap_err()
+                .param_name(),
+            Some("classes")
         );
         let rs = RegSelection::new(train.as_ref(), &tl, val.as_ref(), &vl, 3).unwrap();
         let (nx, ny) = rs.dims();

@@ -59,6 +59,8 @@ impl RegSelection {
         classes: usize,
     ) -> Result<Self> {
         at_least("classes", classes, 2)?;
+        // W has (d + 1)·classes entries: bound it before the solvers allocate.
+        linalg_core::param::in_range("classes", classes as f64, 2.0, 1e5)?;
         at_least("train", train.nrows(), 1)?;
         at_least("val", val.nrows(), 1)?;
         linalg_core::param::dimension("train_labels", train.nrows(), train_labels.len())?;
