@@ -203,31 +203,48 @@ fn bilevel_json_contract_and_known_solutions() {
 
 #[test]
 fn relu_json_contract_and_a_converged_network() {
-    let o = optlab(&["relu", "--data", "wine:0v1", "--json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    for key in [
-        "objective",
-        "primal_residual",
-        "dual_residual",
-        "gap_bound",
-        "iterations",
-        "seconds",
-        "train_accuracy",
-        "test_accuracy",
-        "neurons",
-        "robust_accuracy",
-        "history",
-    ] {
-        assert!(v.get(key).is_some(), "missing `{key}`");
+    for loss in ["squared", "bce", "hinge"] {
+        let o = optlab(&[
+            "relu", "--data", "wine:0v1", "--loss", loss, "--tol", "1e-5", "--json",
+        ]);
+        assert!(o.status.success(), "{loss}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["loss"], loss);
+        // The certificate: the dual bound lies below the objective, and the
+        // gap closed to the tolerance or the residual test passed.
+        let (obj, bound) = (
+            v["objective"].as_f64().unwrap(),
+            v["dual_bound"].as_f64().unwrap(),
+        );
+        assert!(bound <= obj * (1.0 + 1e-9), "{loss}: {bound} > {obj}");
+        assert!(
+            v["gap_bound"].as_f64().unwrap() < 1e-3,
+            "{loss}: {}",
+            v["gap_bound"]
+        );
+        for key in [
+            "objective",
+            "primal_residual",
+            "dual_residual",
+            "gap_bound",
+            "iterations",
+            "seconds",
+            "train_accuracy",
+            "test_accuracy",
+            "neurons",
+            "robust_accuracy",
+            "history",
+        ] {
+            assert!(v.get(key).is_some(), "missing `{key}`");
+        }
+        assert!(v["cone_violation"].as_f64().unwrap() < 1e-4);
+        assert!(v["train_accuracy"].as_f64().unwrap() > 0.9);
+        assert!(v["test_accuracy"].as_f64().unwrap() > 0.9);
+        assert_eq!(
+            v["history"].as_array().unwrap().len() as u64,
+            v["iterations"].as_u64().unwrap() + 1
+        );
     }
-    assert!(v["cone_violation"].as_f64().unwrap() < 1e-4);
-    assert!(v["train_accuracy"].as_f64().unwrap() > 0.9);
-    assert!(v["test_accuracy"].as_f64().unwrap() > 0.9);
-    assert_eq!(
-        v["history"].as_array().unwrap().len() as u64,
-        v["iterations"].as_u64().unwrap() + 1
-    );
 }
 
 #[test]

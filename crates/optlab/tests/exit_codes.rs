@@ -243,7 +243,13 @@ const CASES: &[Case] = &[
         "singular",
     ),
     case("bilevel --max-iters 2 --json", 1, "did not converge"),
-    case("relu --loss hinge", 1, "not available yet"),
+    case("relu --loss-rho 0", 2, "--loss-rho"),
+    case(
+        "relu --loss bce --max-iters 3 --json",
+        1,
+        "did not converge",
+    ),
+    case("relu --loss squared-ish", 2, "--loss"),
     case("relu --adversarial 0.1", 1, "not available yet"),
     case("relu --data digits:2v2", 2, "--data digits:2v2"),
     case("relu --data iris", 2, "--data iris"),
@@ -265,6 +271,8 @@ const CASES: &[Case] = &[
     ),
     case("spectrum", 1, "not available yet"),
     case("info --nope", 2, "--nope"),
+    case("", 2, "a subcommand is required"),
+    case("relu --loss", 2, "--loss"),
 ];
 
 fn write_fixtures(dir: &Path) {

@@ -7,16 +7,19 @@
 //! Paper: Yatong Bai, Tanmay Gautam, Somayeh Sojoudi. Efficient Global Optimization of Two-Layer ReLU Networks: Quadratic-Time Algorithms and Adversarial Training. SIAM Journal on Mathematics of Data Science, 2023. arXiv:2201.01965.
 //!
 //! - [`patterns`]: activation patterns `Dᵢ = diag(1[Xhᵢ ≥ 0])`, sampled or given;
-//! - [`admm`](mod@admm): the ADMM of the paper's Algorithm 3.1 for the squared
-//!   loss, with the u-system by the matrix-inversion lemma, over-relaxation
-//!   and residual balancing;
+//! - [`program`]: the convex program and its duality-gap certificate;
+//! - [`loss`]: squared, logistic (binary cross-entropy) and hinge losses;
+//! - [`admm`](mod@admm): the ADMM of the paper's Algorithm 3.1, the loss
+//!   split off for the non-quadratic losses, over-relaxation, residual
+//!   balancing, stopping on the certificate or the residuals;
+//! - [`usolve`]: the u-system by the matrix-inversion lemma or one dense
+//!   Cholesky;
 //! - [`network`]: the two-layer network recovered from a convex solution.
 //!
-//! **Status (issue "relu-convex-admm"):** the squared-loss ADMM (Woodbury
-//! or dense u-solver), weight recovery, the CVXPY fixtures and `optlab
-//! relu`; cross-entropy and hinge losses, the duality-gap certificate,
-//! sampled convex programs, adversarial training and the nonconvex baseline
-//! are still to come.
+//! **Status (issue "relu-convex-admm"):** the ADMM for the three losses
+//! (Woodbury or dense u-solver) with certificates, weight recovery, the
+//! CVXPY fixtures and `optlab relu`; sampled convex programs, adversarial
+//! training and the nonconvex baseline are still to come.
 //!
 //! ```
 //! use linalg_core::faer::Mat;
@@ -32,13 +35,19 @@
 #![warn(missing_docs)]
 
 pub mod admm;
+pub mod loss;
 pub mod network;
 pub mod patterns;
+pub mod program;
+pub mod usolve;
 
-pub use admm::{AdmmParams, AdmmRecord, AdmmReport, ConvexProgram, USolver, admm};
+pub use admm::{AdmmParams, AdmmRecord, AdmmReport, admm};
 pub use linalg_core::{Control, ParamError, Termination, Work};
+pub use loss::Loss;
 pub use network::TwoLayerNet;
 pub use patterns::Patterns;
+pub use program::{Certificate, ConvexProgram};
+pub use usolve::USolver;
 
 /// Errors of `relu-convex-admm`.
 #[derive(Debug, thiserror::Error)]

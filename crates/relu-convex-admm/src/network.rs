@@ -7,6 +7,20 @@
 
 use linalg_core::faer::{Col, Mat, MatRef};
 
+use crate::loss::Loss;
+
+/// The share of `pred` with the sign of the `±1` targets `y` (0 counts as
+/// `+1`; NaN for empty or mismatched inputs).
+pub fn sign_accuracy(pred: &Col<f64>, y: &Col<f64>) -> f64 {
+    if pred.nrows() != y.nrows() || y.nrows() == 0 {
+        return f64::NAN;
+    }
+    let hits = (0..y.nrows())
+        .filter(|&i| (pred[i] >= 0.0) == (y[i] > 0.0))
+        .count();
+    hits as f64 / y.nrows() as f64
+}
+
 /// `f(x) = Σⱼ αⱼ (uⱼᵀx)₊`.
 #[derive(Debug, Clone)]
 pub struct TwoLayerNet {
@@ -59,10 +73,21 @@ impl TwoLayerNet {
 
     /// `½‖f(X) − y‖² + (β/2) Σⱼ(‖uⱼ‖² + αⱼ²)`: the nonconvex training objective.
     pub fn objective(&self, x: MatRef<'_, f64>, y: &Col<f64>, beta: f64) -> f64 {
-        let r = self.predict(x) - y;
+        self.loss_objective(Loss::Squared, x, y, beta)
+    }
+
+    /// `ℓ(f(X)) + (β/2) Σⱼ(‖uⱼ‖² + αⱼ²)` with the given loss.
+    pub fn loss_objective(&self, loss: Loss, x: MatRef<'_, f64>, y: &Col<f64>, beta: f64) -> f64 {
         let reg: f64 = (0..self.neurons())
             .map(|j| self.hidden.col(j).squared_norm_l2() + self.output[j].powi(2))
             .sum();
-        0.5 * r.squared_norm_l2() + 0.5 * beta * reg
+        loss.value(&self.predict(x), y) + 0.5 * beta * reg
+    }
+
+    /// The share of rows whose prediction has the sign of the `±1` target
+    /// (a prediction of exactly 0 counts as `+1`; NaN when `x` and `y` differ
+    /// in length or `y` is empty).
+    pub fn accuracy(&self, x: MatRef<'_, f64>, y: &Col<f64>) -> f64 {
+        sign_accuracy(&self.predict(x), y)
     }
 }

@@ -46,6 +46,35 @@ fn n500_d30_p50() {
         "reference (rho 100, tol 1e-9): {:.10} after {} iterations, cone {:.1e}",
         reference.objective, reference.iterations, reference.cone_violation
     );
+    // Where each bar is first met along the default run (ρ = β, α = 1.8):
+    // the certificate's gap bound, the true gap, the cone violation.
+    let rep = admm(
+        &program,
+        &AdmmParams::new(beta).tol(1e-12).max_iters(3000),
+        |_| Control::Continue,
+    )
+    .unwrap();
+    let first = |f: &dyn Fn(&AdmmRecord) -> bool| rep.history.iter().position(f);
+    eprintln!(
+        "defaults: gap bound <= 1e-4 at {:?}, true gap <= 1e-4 at {:?}, cone <= 1e-4 at {:?}, both (bound) at {:?}",
+        first(&|r| r.iteration > 0 && r.gap_bound <= 1e-4),
+        first(&|r| r.iteration > 0
+            && (r.objective - reference.objective).abs() <= 1e-4 * reference.objective),
+        first(&|r| r.iteration > 0 && r.cone_violation <= 1e-4),
+        first(&|r| r.iteration > 0 && r.gap_bound <= 1e-4 && r.cone_violation <= 1e-4),
+    );
+    for i in [
+        10, 50, 100, 200, 300, 400, 500, 600, 800, 1000, 1500, 2000, 3000,
+    ] {
+        if let Some(r) = rep.history.get(i) {
+            eprintln!(
+                "  {i}: gap bound {:.1e}, true gap {:.1e}, cone {:.1e}",
+                r.gap_bound,
+                (r.objective - reference.objective) / reference.objective,
+                r.cone_violation
+            );
+        }
+    }
     for relax in [1.6, 1.8] {
         for rho in [10.0, 20.0, 30.0, 50.0] {
             let t = std::time::Instant::now();

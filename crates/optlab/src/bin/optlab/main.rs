@@ -128,8 +128,64 @@ pub fn to_json(v: &impl serde::Serialize) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
+/// Parses the command line; clap's own errors become one stderr line
+/// (exit 2), with the possible values folded into it (the exit-code
+/// contract of docs/architecture.md §3); help and version print as usual
+/// (exit 0).
+fn parse_cli() -> Result<Cli, ExitCode> {
+    use clap::error::ErrorKind;
+    use clap::{CommandFactory, FromArgMatches};
+    // Negative numbers are values (`--eta -3` reaches the flag's own check
+    // and its message, not clap's "unexpected argument").
+    let mut cmd = Cli::command();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(name, |s| s.allow_negative_numbers(true));
+    }
+    let parsed = cmd
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    match parsed {
+        Ok(c) => Ok(c),
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            Err(ExitCode::SUCCESS)
+        }
+        Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprintln!("error: a subcommand is required (see `optlab --help`)");
+            Err(ExitCode::from(2))
+        }
+        Err(e) => {
+            // clap writes the message, then indented details (the missing
+            // arguments, the possible values), tips and usage: keep the
+            // message and the details, on one line.
+            let text = e.render().to_string();
+            let line = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let line = if line.is_empty() {
+                "error: invalid arguments".to_string()
+            } else {
+                line
+            };
+            eprintln!("{line}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_cli() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let result = match cli.command {
         Command::Info(a) => info::run(&a),
         Command::Linsolve(a) => linsolve::run(&a),

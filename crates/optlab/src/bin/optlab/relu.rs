@@ -1,7 +1,9 @@
 //! `optlab relu`: convex training of two-layer ReLU networks (relu-convex-admm).
 
 use linalg_core::faer::{Col, Mat};
-use relu_convex_admm::{AdmmParams, Control, ConvexProgram, Patterns, TwoLayerNet, admm};
+use relu_convex_admm::network::sign_accuracy;
+use relu_convex_admm::usolve::{MAX_DENSE, MAX_SAMPLES};
+use relu_convex_admm::{AdmmParams, Control, ConvexProgram, Loss, Patterns, TwoLayerNet, admm};
 use serde_json::json;
 
 use crate::{Failure, outcome, print_json};
@@ -11,10 +13,20 @@ use crate::{Failure, outcome, print_json};
 pub enum LossArg {
     /// ½‖ŷ − y‖² with ±1 targets.
     Squared,
-    /// Binary cross-entropy [not available yet].
+    /// Binary cross-entropy on the logit ŷ, Σ log(1 + e^{−yŷ}).
     Bce,
-    /// Hinge [not available yet].
+    /// Hinge, Σ (1 − yŷ)₊ with ±1 targets.
     Hinge,
+}
+
+impl LossArg {
+    fn loss(self) -> Loss {
+        match self {
+            LossArg::Squared => Loss::Squared,
+            LossArg::Bce => Loss::Logistic,
+            LossArg::Hinge => Loss::Hinge,
+        }
+    }
 }
 
 /// Arguments of `optlab relu`.
@@ -32,7 +44,8 @@ pub struct Args {
     /// Gate generators as a d × P NPY array (no sampling).
     #[arg(long)]
     gates: Option<std::path::PathBuf>,
-    /// The group-lasso weight β (default 0.1·maxᵢ‖(DᵢX)ᵀy‖).
+    /// The group-lasso weight β (default 0.1·maxᵢ‖(DᵢX)ᵀ∇ℓ(0)‖: 0.1·maxᵢ‖(DᵢX)ᵀy‖
+    /// for the squared and hinge losses, half that for bce).
     #[arg(long)]
     beta: Option<f64>,
     /// Loss.
@@ -44,13 +57,17 @@ pub struct Args {
     /// ADMM penalty ρ (default β).
     #[arg(long)]
     rho: Option<f64>,
+    /// Penalty ρ_r of the loss split (bce and hinge; default 1).
+    #[arg(long, default_value_t = 1.0)]
+    loss_rho: f64,
     /// Seed of the patterns and of the split.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Iteration limit.
     #[arg(long, default_value_t = 10_000)]
     max_iters: usize,
-    /// Residual tolerance (absolute and relative).
+    /// Tolerance: residuals (absolute and relative), the certificate's
+    /// relative duality gap and its cone violation.
     #[arg(long, default_value_t = 1e-6)]
     tol: f64,
     /// Hold out this fraction of a CSV file for testing.
@@ -218,24 +235,14 @@ fn with_bias(mut d: Data) -> Data {
 }
 
 fn accuracy(net: &TwoLayerNet, d: &Data) -> f64 {
-    let p = net.predict(d.x.as_ref());
-    let hits = (0..d.y.len())
-        .filter(|&i| (p[i] >= 0.0) == (d.y[i] > 0.0))
-        .count();
-    hits as f64 / d.y.len().max(1) as f64
+    sign_accuracy(
+        &net.predict(d.x.as_ref()),
+        &Col::from_fn(d.y.len(), |i| d.y[i]),
+    )
 }
 
 pub fn run(args: &Args) -> Result<(), Failure> {
-    if args.loss != LossArg::Squared {
-        return Err(Failure::Solver(format!(
-            "--loss {}: not available yet (squared is)",
-            if args.loss == LossArg::Bce {
-                "bce"
-            } else {
-                "hinge"
-            }
-        )));
-    }
+    let loss = args.loss.loss();
     if args.adversarial.is_some() {
         return Err(Failure::Solver("--adversarial: not available yet".into()));
     }
@@ -301,7 +308,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let beta = match args.beta {
         Some(b) => b,
         None => {
-            let yc = Col::from_fn(n, |i| train.y[i]);
+            // −∇ℓ(0) is y for the squared and hinge losses, y/2 for bce.
+            let scale = if loss == Loss::Logistic { 0.5 } else { 1.0 };
+            let yc = Col::from_fn(n, |i| scale * train.y[i]);
             0.1 * (0..masks.ncols())
                 .map(|k| {
                     let dy = Col::from_fn(n, |i| masks[(i, k)] * yc[i]);
@@ -313,16 +322,18 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     // One of the two u-solvers must fit: Woodbury needs n ≤ MAX_SAMPLES,
     // the dense one 2dP ≤ MAX_DENSE.
     let dense_size = 2 * train.x.ncols() * masks.ncols();
-    if n > relu_convex_admm::admm::MAX_SAMPLES && dense_size > relu_convex_admm::admm::MAX_DENSE {
+    if n > MAX_SAMPLES && dense_size > MAX_DENSE {
         return Err(Failure::BadInput(format!(
             "--patterns: {n} samples need the dense u-solver, and 2dP = {dense_size} exceeds {} (use fewer patterns)",
-            relu_convex_admm::admm::MAX_DENSE
+            MAX_DENSE
         )));
     }
-    let program =
-        ConvexProgram::new(train.x.as_ref(), &train.y, patterns).map_err(|e| input(e, "--data"))?;
+    let program = ConvexProgram::new(train.x.as_ref(), &train.y, patterns)
+        .and_then(|p| p.with_loss(loss))
+        .map_err(|e| input(e, "--data"))?;
     let mut params = AdmmParams::new(beta)
         .tol(args.tol)
+        .loss_rho(args.loss_rho)
         .max_iters(args.max_iters);
     params.rho = args.rho;
     params.validate().map_err(|e| {
@@ -330,6 +341,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             Some("beta") => "--beta",
             Some("rho") => "--rho",
             Some("max_iters") => "--max-iters",
+            Some("loss_rho") => "--loss-rho",
             _ => "--tol",
         };
         Failure::BadInput(format!("{flag}: {e}"))
@@ -343,7 +355,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             .history
             .iter()
             .map(|r| {
-                json!({"iteration": r.iteration, "objective": r.objective, "primal_residual": r.primal_residual,
+                json!({"iteration": r.iteration, "objective": r.objective, "gap_bound": r.gap_bound,
+                       "cone_violation": r.cone_violation, "primal_residual": r.primal_residual,
                        "dual_residual": r.dual_residual, "rho": r.rho, "seconds": r.seconds})
             })
             .collect();
@@ -352,7 +365,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "objective": rep.objective,
             "primal_residual": rep.primal_residual,
             "dual_residual": rep.dual_residual,
-            "gap_bound": null,
+            "gap_bound": rep.gap_bound,
+            "dual_bound": rep.dual_bound,
+            "loss": loss.name(),
             "cone_violation": rep.cone_violation,
             "iterations": rep.iterations,
             "seconds": rep.elapsed.as_secs_f64(),
@@ -382,6 +397,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             rep.primal_residual, rep.dual_residual
         );
         println!("cone violation    {:.2e}", rep.cone_violation);
+        println!(
+            "certificate       p* ≥ {:.12e} (relative gap ≤ {:.2e})",
+            rep.dual_bound, rep.gap_bound
+        );
         println!("neurons           {}", net.neurons());
         println!("train accuracy    {:.2} %", 100.0 * train_acc);
         if let Some(a) = test_acc {
@@ -394,8 +413,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     outcome(rep.converged, || {
         format!(
-            "ADMM did not converge on {} in {} iterations (residuals {:.2e} / {:.2e})",
-            args.data, rep.iterations, rep.primal_residual, rep.dual_residual
+            "ADMM did not converge on {} in {} iterations (residuals {:.2e} / {:.2e}, gap bound {:.2e})",
+            args.data, rep.iterations, rep.primal_residual, rep.dual_residual, rep.gap_bound
         )
     })
 }
