@@ -70,6 +70,9 @@ impl Loss {
 
     /// `ℓ(ŷ)`.
     pub fn value(self, yhat: &Col<f64>, y: &Col<f64>) -> f64 {
+        // exp/ln after a faer product run up to 40× slower until the AVX
+        // upper state is cleared (docs/architecture.md §5).
+        linalg_core::simd::zero_upper();
         let n = y.nrows();
         (0..n)
             .map(|k| {
@@ -86,6 +89,7 @@ impl Loss {
     /// A point of `∂ℓ(ŷ)`: the gradient of the smooth losses, and for the
     /// hinge the subgradient `−yₖ` where the margin is below 1 (0 elsewhere).
     pub fn gradient(self, yhat: &Col<f64>, y: &Col<f64>) -> Col<f64> {
+        linalg_core::simd::zero_upper();
         Col::from_fn(y.nrows(), |k| {
             let (z, t) = (yhat[k], y[k]);
             match self {
@@ -107,6 +111,7 @@ impl Loss {
     /// Newton iteration per sample on the bracket `[yₖaₖ, yₖaₖ + τ]` of the
     /// margin).
     pub fn prox(self, tau: f64, a: &Col<f64>, y: &Col<f64>, out: &mut Col<f64>) {
+        linalg_core::simd::zero_upper();
         for k in 0..y.nrows() {
             let (b, t) = (a[k], y[k]);
             out[k] = match self {
@@ -130,6 +135,7 @@ impl Loss {
 
     /// `ℓ*(λ)`, `+∞` outside the domain (tolerance 1e-12 on `a ∈ [0, 1]`).
     pub fn conjugate(self, lambda: &Col<f64>, y: &Col<f64>) -> f64 {
+        linalg_core::simd::zero_upper();
         let mut total = 0.0;
         for k in 0..y.nrows() {
             let (l, t) = (lambda[k], y[k]);

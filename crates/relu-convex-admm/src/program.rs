@@ -219,12 +219,18 @@ impl ConvexProgram {
             }
             t = t.max(a.sqrt()).max(b.sqrt());
         }
+        self.dual_value(&lam, t, beta)
+    }
+
+    /// The best `−ℓ*(sλ)` over the scales `s` that make the candidate
+    /// feasible, where `λ` is in the domain of `ℓ*` and `t` is the largest
+    /// constraint norm `‖XᵀEᵢμᵢ ∓ XᵀDᵢλ‖` of the unscaled candidate.
+    pub(crate) fn dual_value(&self, lam: &Col<f64>, t: f64, beta: f64) -> f64 {
         let smax = if t > 0.0 {
             (beta / t).min(self.loss.max_dual_scale())
         } else {
             self.loss.max_dual_scale()
         };
-        let phi = |s: f64| -self.loss.conjugate(&(&lam * s), &self.y);
         let s = match self.loss {
             Loss::Squared => {
                 let (ll, ly) = (lam.squared_norm_l2(), (lam.transpose() * &self.y));
@@ -240,7 +246,7 @@ impl ConvexProgram {
                 logistic_scale(&a, smax)
             }
         };
-        let value = phi(s);
+        let value = -self.loss.conjugate(&(lam * s), &self.y);
         if value.is_finite() {
             value
         } else {
@@ -289,6 +295,7 @@ pub(crate) fn relative_gap(primal: f64, dual: f64) -> f64 {
 /// `φ'(s) = −Σ aₖ ln(s aₖ/(1 − s aₖ))` decreases from `+∞`; Newton on
 /// `φ'`, kept in its bracket (bisection when a step leaves it).
 fn logistic_scale(a: &[f64], smax: f64) -> f64 {
+    linalg_core::simd::zero_upper();
     let dphi = |s: f64| -> (f64, f64) {
         let (mut g, mut h) = (0.0, 0.0);
         for &ak in a {

@@ -8,9 +8,9 @@
 //! Memory: `2n²` numbers (`S ⊙ DDᵀ` and the factor). The dense form holds
 //! `FᵀF` and the factor of `A`: `2(2dP)²` numbers, independent of `n`.
 
-use linalg_core::Work;
+use linalg_core::faer::linalg::matmul::matmul;
 use linalg_core::faer::linalg::solvers::{Llt, Solve};
-use linalg_core::faer::{Col, Mat, MatRef, Side};
+use linalg_core::faer::{Accum, Col, Mat, MatRef, Par, Side};
 
 use crate::{Error, Result};
 
@@ -54,30 +54,96 @@ impl Woodbury {
         kmat.llt(Side::Lower)
             .map_err(|_| Error::Factorisation("ρI + 2S ⊙ DDᵀ"))
     }
+}
 
-    /// `(U, Z) = A⁻¹(bv, bw)` (all `d × P`).
-    fn solve(
+impl Woodbury {
+    /// `U = A⁻¹B` for `B, U` of `d × 2P` (the v-blocks, then the w-blocks),
+    /// in the caller's buffers: no allocation of `d × P` or `n × P` arrays.
+    fn solve_into(
         &self,
         x: MatRef<'_, f64>,
         masks: MatRef<'_, f64>,
-        bv: &Mat<f64>,
-        bw: &Mat<f64>,
-        work: &mut Work,
-    ) -> (Mat<f64>, Mat<f64>) {
-        let tv = self.m.solve(bv);
-        let tw = self.m.solve(bw);
-        let xt = x * (&tv - &tw);
-        let n = x.nrows();
-        let r = Col::from_fn(n, |i| {
-            (0..masks.ncols())
-                .map(|k| masks[(i, k)] * xt[(i, k)])
-                .sum::<f64>()
-        });
-        let q = self.k.solve(&r);
-        let dq = Mat::from_fn(n, masks.ncols(), |i, k| masks[(i, k)] * q[i]);
-        let c = self.m.solve(x.transpose() * dq);
-        work.matvecs += 2 * masks.ncols();
-        (&tv - &c, &tw + &c)
+        b: &Mat<f64>,
+        u: &mut Mat<f64>,
+        sc: &mut Scratch,
+        par: Par,
+    ) {
+        let (n, p) = (x.nrows(), masks.ncols());
+        u.copy_from(b);
+        self.m.solve_in_place(u.as_mut());
+        for k in 0..p {
+            let (uv, uw) = (u.col_as_slice(k), u.col_as_slice(p + k));
+            for (t, (a, c)) in sc
+                .diff
+                .col_as_slice_mut(k)
+                .iter_mut()
+                .zip(uv.iter().zip(uw))
+            {
+                *t = a - c;
+            }
+        }
+        matmul(
+            sc.xt.as_mut(),
+            Accum::Replace,
+            x,
+            sc.diff.as_ref(),
+            1.0,
+            par,
+        );
+        sc.r.fill(0.0);
+        for k in 0..p {
+            let (m, xt) = (masks.col(k), sc.xt.col_as_slice(k));
+            for i in 0..n {
+                sc.r[i] += m[i] * xt[i];
+            }
+        }
+        self.k.solve_in_place(sc.r.as_mat_mut());
+        for k in 0..p {
+            let m = masks.col(k);
+            let dq = sc.dq.col_as_slice_mut(k);
+            for i in 0..n {
+                dq[i] = m[i] * sc.r[i];
+            }
+        }
+        matmul(
+            sc.c.as_mut(),
+            Accum::Replace,
+            x.transpose(),
+            sc.dq.as_ref(),
+            1.0,
+            par,
+        );
+        self.m.solve_in_place(sc.c.as_mut());
+        for k in 0..p {
+            let c = sc.c.col_as_slice(k);
+            for (a, ci) in u.col_as_slice_mut(k).iter_mut().zip(c) {
+                *a -= ci;
+            }
+            for (a, ci) in u.col_as_slice_mut(p + k).iter_mut().zip(c) {
+                *a += ci;
+            }
+        }
+    }
+}
+
+/// Buffers of the Woodbury solve (`d × P`, `n × P`, `n`).
+pub(crate) struct Scratch {
+    diff: Mat<f64>,
+    xt: Mat<f64>,
+    r: Col<f64>,
+    dq: Mat<f64>,
+    c: Mat<f64>,
+}
+
+impl Scratch {
+    pub(crate) fn new(n: usize, d: usize, p: usize) -> Self {
+        Self {
+            diff: Mat::zeros(d, p),
+            xt: Mat::zeros(n, p),
+            r: Col::zeros(n),
+            dq: Mat::zeros(n, p),
+            c: Mat::zeros(d, p),
+        }
     }
 }
 
@@ -194,17 +260,31 @@ impl USystem {
         Ok(())
     }
 
-    pub(crate) fn solve(
+    /// `U = A⁻¹B` with `B, U` of `d × 2P` (v-blocks, then w-blocks);
+    /// returns the number of products with `X` or `Xᵀ` (per column).
+    pub(crate) fn solve_into(
         &self,
         x: MatRef<'_, f64>,
         masks: MatRef<'_, f64>,
-        bv: &Mat<f64>,
-        bw: &Mat<f64>,
-        work: &mut Work,
-    ) -> (Mat<f64>, Mat<f64>) {
+        b: &Mat<f64>,
+        u: &mut Mat<f64>,
+        sc: &mut Scratch,
+        par: Par,
+    ) -> usize {
+        let p = masks.ncols();
         match self {
-            USystem::Woodbury(w) => w.solve(x, masks, bv, bw, work),
-            USystem::Dense(dn) => dn.solve(bv, bw),
+            USystem::Woodbury(w) => {
+                w.solve_into(x, masks, b, u, sc, par);
+                2 * p
+            }
+            USystem::Dense(dn) => {
+                let bv = b.subcols(0, p).to_owned();
+                let bw = b.subcols(p, p).to_owned();
+                let (uv, uw) = dn.solve(&bv, &bw);
+                u.subcols_mut(0, p).copy_from(&uv);
+                u.subcols_mut(p, p).copy_from(&uw);
+                0
+            }
         }
     }
 
@@ -255,17 +335,12 @@ mod tests {
         let b = Col::from_fn(dim, |i| ((i * 3) % 7) as f64 - 3.0);
         let dense = a.llt(Side::Lower).unwrap().solve(&b);
         let solver = Woodbury::new(x.as_ref(), m, rho).unwrap();
-        let bv = Mat::from_fn(d, p, |j, k| b[k * d + j]);
-        let bw = Mat::from_fn(d, p, |j, k| b[(p + k) * d + j]);
-        let (u, z) = solver.solve(x.as_ref(), m, &bv, &bw, &mut Work::default());
-        let ours = Col::from_fn(dim, |i| {
-            let (blk, j) = (i / d, i % d);
-            if blk < p {
-                u[(j, blk)]
-            } else {
-                z[(j, blk - p)]
-            }
-        });
+        // B and U are d × 2P: column k < P the v-block of pattern k, P + k its w-block.
+        let bm = Mat::from_fn(d, 2 * p, |j, k| b[k * d + j]);
+        let mut um = Mat::zeros(d, 2 * p);
+        let mut sc = Scratch::new(n, d, p);
+        solver.solve_into(x.as_ref(), m, &bm, &mut um, &mut sc, Par::Seq);
+        let ours = Col::from_fn(dim, |i| um[(i % d, i / d)]);
         assert!(
             (&ours - &dense).norm_l2() < 1e-12 * dense.norm_l2(),
             "{:e}",

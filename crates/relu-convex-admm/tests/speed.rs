@@ -46,7 +46,7 @@ fn n500_d30_p50() {
         "reference (rho 100, tol 1e-9): {:.10} after {} iterations, cone {:.1e}",
         reference.objective, reference.iterations, reference.cone_violation
     );
-    // Where each bar is first met along the default run (ρ = β, α = 1.8):
+    // Where each bar is first met along the default run (ρ = ‖X‖_F/6, α = 1.8):
     // the certificate's gap bound, the true gap, the cone violation.
     let rep = admm(
         &program,

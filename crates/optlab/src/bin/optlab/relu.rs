@@ -54,9 +54,12 @@ pub struct Args {
     /// Adversarial training radius (ℓ∞) [not available yet].
     #[arg(long)]
     adversarial: Option<f64>,
-    /// ADMM penalty ρ (default β).
+    /// ADMM penalty ρ (default c·‖X‖_F/6, c = 1, 1/4, 1/2 for squared, bce, hinge).
     #[arg(long)]
     rho: Option<f64>,
+    /// Over-relaxation α ∈ (0, 2).
+    #[arg(long, default_value_t = 1.8)]
+    relaxation: f64,
     /// Penalty ρ_r of the loss split (bce and hinge; default 1).
     #[arg(long, default_value_t = 1.0)]
     loss_rho: f64,
@@ -334,6 +337,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let mut params = AdmmParams::new(beta)
         .tol(args.tol)
         .loss_rho(args.loss_rho)
+        .relaxation(args.relaxation)
         .max_iters(args.max_iters);
     params.rho = args.rho;
     params.validate().map_err(|e| {
@@ -342,6 +346,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             Some("rho") => "--rho",
             Some("max_iters") => "--max-iters",
             Some("loss_rho") => "--loss-rho",
+            Some("relaxation") => "--relaxation",
             _ => "--tol",
         };
         Failure::BadInput(format!("{flag}: {e}"))
