@@ -38,14 +38,16 @@ pub mod admm;
 pub mod loss;
 pub mod network;
 pub mod patterns;
+pub mod pricing;
 pub mod program;
 pub mod usolve;
 
 pub use admm::{AdmmParams, AdmmRecord, AdmmReport, admm};
 pub use linalg_core::{Control, ParamError, Termination, Work};
 pub use loss::Loss;
-pub use network::TwoLayerNet;
+pub use network::{NonconvexObjective, TwoLayerNet};
 pub use patterns::Patterns;
+pub use pricing::{PricedReport, PricingParams, admm_priced};
 pub use program::{Certificate, ConvexProgram};
 pub use usolve::USolver;
 

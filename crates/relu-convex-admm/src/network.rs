@@ -91,3 +91,125 @@ impl TwoLayerNet {
         sign_accuracy(&self.predict(x), y)
     }
 }
+
+/// The regularised nonconvex training objective of a width-`m` network,
+/// `ℓ(Σⱼ αⱼ(Xuⱼ)₊) + (β/2)Σⱼ(‖uⱼ‖² + αⱼ²)`, as a
+/// [`linalg_core::Objective`] over `θ = (vec U, α)` (`U` is `d × m`,
+/// column-major): the baseline a first-order method (Adam, in
+/// `optimizers`) trains from a random start, to compare with the convex
+/// solution of the same objective. The gradient is exact almost
+/// everywhere (the ReLU's derivative is taken as 0 at 0).
+#[derive(Debug, Clone)]
+pub struct NonconvexObjective {
+    x: Mat<f64>,
+    y: Col<f64>,
+    loss: Loss,
+    beta: f64,
+    width: usize,
+}
+
+impl NonconvexObjective {
+    /// The objective on `x` (`n × d`) and targets `y` with `width ≥ 1`
+    /// neurons; `β ≥ 0`; targets `±1` for the logistic and hinge losses.
+    pub fn new(
+        x: MatRef<'_, f64>,
+        y: &Col<f64>,
+        loss: Loss,
+        beta: f64,
+        width: usize,
+    ) -> crate::Result<Self> {
+        linalg_core::param::dimension("y", x.nrows(), y.nrows())?;
+        linalg_core::param::nonnegative("beta", beta)?;
+        linalg_core::param::in_range("width", width as f64, 1.0, 1e6)?;
+        for j in 0..x.ncols() {
+            linalg_core::param::finite("x", x.col(j))?;
+        }
+        linalg_core::param::finite("y", y.as_ref())?;
+        if loss.needs_signs() && (0..y.nrows()).any(|i| y[i].abs() != 1.0) {
+            return Err(linalg_core::ParamError::new("y", "targets must be -1 or +1").into());
+        }
+        Ok(Self {
+            x: x.to_owned(),
+            y: y.clone(),
+            loss,
+            beta,
+            width,
+        })
+    }
+
+    /// A seeded start: `uⱼ ~ N(0, I/d)` and `αⱼ ~ N(0, 1/m)` (He-style scales).
+    pub fn init(&self, seed: u64) -> Col<f64> {
+        use rand::{SeedableRng, rngs::StdRng};
+        use rand_distr::{Distribution, StandardNormal};
+        let mut rng = StdRng::seed_from_u64(seed);
+        let (d, m) = (self.x.ncols(), self.width);
+        let (su, sa) = (1.0 / (d as f64).sqrt(), 1.0 / (m as f64).sqrt());
+        Col::from_fn(d * m + m, |i| {
+            let g: f64 = StandardNormal.sample(&mut rng);
+            g * if i < d * m { su } else { sa }
+        })
+    }
+
+    /// The network of the parameters `θ`.
+    pub fn network(&self, theta: linalg_core::faer::ColRef<'_, f64>) -> TwoLayerNet {
+        let (d, m) = (self.x.ncols(), self.width);
+        TwoLayerNet {
+            hidden: Mat::from_fn(d, m, |i, j| theta[j * d + i]),
+            output: (0..m).map(|j| theta[d * m + j]).collect(),
+        }
+    }
+}
+
+impl linalg_core::Objective for NonconvexObjective {
+    fn dim(&self) -> usize {
+        self.x.ncols() * self.width + self.width
+    }
+
+    fn value(&self, theta: linalg_core::faer::ColRef<'_, f64>) -> f64 {
+        if theta.nrows() != self.dim() {
+            return f64::NAN;
+        }
+        self.network(theta)
+            .loss_objective(self.loss, self.x.as_ref(), &self.y, self.beta)
+    }
+
+    fn gradient(
+        &self,
+        theta: linalg_core::faer::ColRef<'_, f64>,
+        mut grad: linalg_core::faer::ColMut<'_, f64>,
+    ) -> f64 {
+        let (n, d, m) = (self.x.nrows(), self.x.ncols(), self.width);
+        if theta.nrows() != self.dim() || grad.nrows() != self.dim() {
+            grad.fill(f64::NAN);
+            return f64::NAN;
+        }
+        let net = self.network(theta);
+        let z = &self.x * &net.hidden;
+        let f = Col::from_fn(n, |i| {
+            (0..m).map(|j| net.output[j] * z[(i, j)].max(0.0)).sum()
+        });
+        let g = self.loss.gradient(&f, &self.y);
+        // ∂/∂U = Xᵀ((g αᵀ) ∘ 1[z > 0]) + βU;  ∂/∂α = (Xu)₊ᵀ g + βα.
+        let gz = Mat::from_fn(n, m, |i, j| {
+            if z[(i, j)] > 0.0 {
+                g[i] * net.output[j]
+            } else {
+                0.0
+            }
+        });
+        let gu = self.x.transpose() * &gz;
+        let mut reg = 0.0;
+        for j in 0..m {
+            for i in 0..d {
+                let u = net.hidden[(i, j)];
+                grad[j * d + i] = gu[(i, j)] + self.beta * u;
+                reg += u * u;
+            }
+            let a = net.output[j];
+            grad[d * m + j] =
+                (0..n).map(|i| z[(i, j)].max(0.0) * g[i]).sum::<f64>() + self.beta * a;
+            reg += a * a;
+        }
+        self.loss.value(&f, &self.y) + 0.5 * self.beta * reg
+    }
+}
