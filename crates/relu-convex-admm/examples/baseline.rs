@@ -2,7 +2,7 @@
 //! (same objective, same width, Adam from five random starts), on breast
 //! cancer and digits 2-vs-8, standardised and split 75/25 (seed 0).
 //!
-//!     cargo run --release -p relu-convex-admm --example baseline [-- P ...]
+//!     cargo run --release -p relu-convex-admm --example baseline [-- P ... NAME ...]
 //!
 //! Prints one markdown row per (data, loss, P, solver): the training
 //! objective, train and test accuracy, seconds. β is the CLI's default,
@@ -36,10 +36,18 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let ps = if ps.is_empty() { vec![50, 400] } else { ps };
+    let ps = if ps.is_empty() { vec![50] } else { ps };
+    // Other arguments pick the data sets (`breast_cancer`, `digits`).
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a.parse::<usize>().is_err())
+        .collect();
     println!("| data | loss | P | solver | objective | train acc. | test acc. | seconds |");
     println!("|---|---|---|---|---|---|---|---|");
     for name in ["breast_cancer", "digits 2v8"] {
+        if !only.is_empty() && !only.iter().any(|o| name.starts_with(o.as_str())) {
+            continue;
+        }
         let (x, y, xt, yt) = split(name);
         let yv: Vec<f64> = (0..y.nrows()).map(|i| y[i]).collect();
         for loss in [Loss::Squared, Loss::Logistic] {
