@@ -248,6 +248,22 @@ fn relu_json_contract_and_a_converged_network() {
 }
 
 #[test]
+fn relu_pricing_adds_patterns_and_lowers_the_objective() {
+    let run = |extra: &[&str]| {
+        let mut args = vec!["relu", "--data", "wine:0v1", "--tol", "1e-3", "--json"];
+        args.extend_from_slice(extra);
+        let o = optlab(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let plain = run(&[]);
+    let priced = run(&["--pricing", "1", "--pricing-candidates", "500"]);
+    assert!(plain["pricing_worst_violation"].is_null());
+    assert!(priced["patterns"].as_u64().unwrap() > plain["patterns"].as_u64().unwrap());
+    assert!(priced["objective"].as_f64().unwrap() < 0.97 * plain["objective"].as_f64().unwrap());
+}
+
+#[test]
 fn tour_runs_and_every_check_holds() {
     let o = optlab(&["tour", "--json", "--grid", "16"]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -245,6 +245,12 @@ const CASES: &[Case] = &[
     case("bilevel --max-iters 2 --json", 1, "did not converge"),
     case("relu --loss-rho 0", 2, "--loss-rho"),
     case("relu --relaxation 2", 2, "--relaxation"),
+    case(
+        "relu --pricing 1 --pricing-candidates 0",
+        2,
+        "--pricing-candidates",
+    ),
+    case("relu --pricing 100000", 2, "--pricing"),
     case("relu --relaxation=-0.5", 2, "--relaxation"),
     case(
         "relu --loss bce --max-iters 3 --json",

@@ -57,6 +57,12 @@ pub struct Args {
     /// ADMM penalty ρ (default c·‖X‖_F/6, c = 1, 1/4, 1/2 for squared, bce, hinge).
     #[arg(long)]
     rho: Option<f64>,
+    /// Pattern-pricing rounds (0: the sampled or given patterns only).
+    #[arg(long, default_value_t = 0)]
+    pricing: usize,
+    /// Candidate gates per pricing round.
+    #[arg(long, default_value_t = 5000)]
+    pricing_candidates: usize,
     /// Over-relaxation α ∈ (0, 2).
     #[arg(long, default_value_t = 1.8)]
     relaxation: f64,
@@ -351,7 +357,35 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         };
         Failure::BadInput(format!("{flag}: {e}"))
     })?;
-    let rep = admm(&program, &params, |_| Control::Continue).map_err(|e| input(e, "relu"))?;
+    let pricing = relu_convex_admm::PricingParams {
+        rounds: args.pricing,
+        candidates: args.pricing_candidates,
+        seed: args.seed.wrapping_add(1),
+        ..Default::default()
+    };
+    pricing.validate().map_err(|e| {
+        let flag = match e.param_name() {
+            Some("candidates") => "--pricing-candidates",
+            _ => "--pricing",
+        };
+        Failure::BadInput(format!("{flag}: {e}"))
+    })?;
+    let (rep, n_patterns, worst_violation) = if args.pricing > 0 {
+        let priced = relu_convex_admm::admm_priced(
+            train.x.as_ref(),
+            &train.y,
+            loss,
+            program.patterns().clone(),
+            &params,
+            &pricing,
+        )
+        .map_err(|e| input(e, "relu"))?;
+        let p = priced.patterns.len();
+        (priced.report, p, Some(priced.worst_violation))
+    } else {
+        let rep = admm(&program, &params, |_| Control::Continue).map_err(|e| input(e, "relu"))?;
+        (rep, masks.ncols(), None)
+    };
     let net = TwoLayerNet::from_convex(rep.v.as_ref(), rep.w.as_ref(), 1e-10);
     let train_acc = accuracy(&net, &train);
     let test_acc = test.as_ref().map(|t| accuracy(&net, t));
@@ -379,7 +413,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "train_accuracy": train_acc,
             "test_accuracy": test_acc,
             "neurons": net.neurons(),
-            "patterns": masks.ncols(),
+            "patterns": n_patterns,
+            "pricing_rounds": args.pricing,
+            "pricing_worst_violation": worst_violation,
             "beta": beta,
             "rho": rep.rho,
             "robust_accuracy": null,
@@ -394,7 +430,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             n,
             train.x.ncols()
         );
-        println!("patterns          {} (β = {beta:.4e})", masks.ncols());
+        println!("patterns          {n_patterns} (β = {beta:.4e})");
+        if let Some(w) = worst_violation {
+            println!(
+                "pricing           {} rounds, largest dual ratio left {w:.3}",
+                args.pricing
+            );
+        }
         println!("iterations        {} ({})", rep.iterations, rep.termination);
         println!("objective         {:.12e}", rep.objective);
         println!(
