@@ -14,12 +14,16 @@
 //!   balancing, stopping on the certificate or the residuals;
 //! - [`usolve`]: the u-system by the matrix-inversion lemma or one dense
 //!   Cholesky;
-//! - [`network`]: the two-layer network recovered from a convex solution.
+//! - [`network`]: the two-layer network recovered from a convex solution,
+//!   and the nonconvex objective of the same network;
+//! - [`pricing`]: growing the pattern set by column generation on the dual
+//!   constraint.
 //!
 //! **Status (issue "relu-convex-admm"):** the ADMM for the three losses
-//! (Woodbury or dense u-solver) with certificates, weight recovery, the
-//! CVXPY fixtures and `optlab relu`; sampled convex programs, adversarial
-//! training and the nonconvex baseline are still to come.
+//! (Woodbury or dense u-solver) with certificates, pattern pricing, weight
+//! recovery, the nonconvex objective for an Adam baseline, the CVXPY
+//! fixtures and `optlab relu`; sampled convex programs and adversarial
+//! training are still to come.
 //!
 //! ```
 //! use linalg_core::faer::Mat;
