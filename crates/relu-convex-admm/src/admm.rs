@@ -357,6 +357,7 @@ pub fn admm(
         Col::<f64>::zeros(n),
     );
     let (mut fu, mut pred) = (Col::<f64>::zeros(n), Col::<f64>::zeros(n));
+    let (mut prox_arg, mut lambda) = (Col::<f64>::zeros(n), Col::<f64>::zeros(n));
     // Fᵀy (squared) or Fᵀ(r − η), without the factor 1/κ.
     ft_into(x, masks, y, &mut dc, &mut target, par);
     work.matvecs += p;
@@ -493,10 +494,9 @@ pub fn admm(
             f_apply(masks, &xu, &mut fu);
             for i in 0..n {
                 let fuh = alpha * fu[i] + (1.0 - alpha) * r[i];
-                r_new[i] = fuh + eta[i];
+                prox_arg[i] = fuh + eta[i];
             }
-            let arg = r_new.clone();
-            loss.prox(1.0 / rho_r, &arg, y, &mut r_new);
+            loss.prox(1.0 / rho_r, &prox_arg, y, &mut r_new);
             for i in 0..n {
                 let fuh = alpha * fu[i] + (1.0 - alpha) * r[i];
                 eta[i] += fuh - r_new[i];
@@ -564,11 +564,13 @@ pub fn admm(
                 cone = f64::max(cone, -ej[i] * xj[i]);
             }
         }
-        let mut lambda = if loss == Loss::Hinge {
-            &eta * rho_r
+        if loss == Loss::Hinge {
+            for i in 0..n {
+                lambda[i] = rho_r * eta[i];
+            }
         } else {
-            loss.gradient(&pred, y)
-        };
+            loss.gradient_into(&pred, y, &mut lambda);
+        }
         loss.project_dual(&mut lambda, y);
         for kk in 0..p {
             let m = masks.col(kk);

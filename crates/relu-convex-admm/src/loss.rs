@@ -89,10 +89,17 @@ impl Loss {
     /// A point of `∂ℓ(ŷ)`: the gradient of the smooth losses, and for the
     /// hinge the subgradient `−yₖ` where the margin is below 1 (0 elsewhere).
     pub fn gradient(self, yhat: &Col<f64>, y: &Col<f64>) -> Col<f64> {
+        let mut out = Col::zeros(y.nrows());
+        self.gradient_into(yhat, y, &mut out);
+        out
+    }
+
+    /// [`gradient`](Self::gradient) written into `out` (no allocation).
+    pub fn gradient_into(self, yhat: &Col<f64>, y: &Col<f64>, out: &mut Col<f64>) {
         linalg_core::simd::zero_upper();
-        Col::from_fn(y.nrows(), |k| {
+        for k in 0..y.nrows() {
             let (z, t) = (yhat[k], y[k]);
-            match self {
+            out[k] = match self {
                 Loss::Squared => z - t,
                 Loss::Logistic => -t * sigmoid(-t * z),
                 Loss::Hinge => {
@@ -102,8 +109,8 @@ impl Loss {
                         0.0
                     }
                 }
-            }
-        })
+            };
+        }
     }
 
     /// `argminᵣ ℓ(r) + ‖r − a‖²/(2τ)`, written into `out` (closed form for
@@ -135,10 +142,15 @@ impl Loss {
 
     /// `ℓ*(λ)`, `+∞` outside the domain (tolerance 1e-12 on `a ∈ [0, 1]`).
     pub fn conjugate(self, lambda: &Col<f64>, y: &Col<f64>) -> f64 {
+        self.conjugate_scaled(1.0, lambda, y)
+    }
+
+    /// `ℓ*(sλ)` without forming `sλ`.
+    pub fn conjugate_scaled(self, s: f64, lambda: &Col<f64>, y: &Col<f64>) -> f64 {
         linalg_core::simd::zero_upper();
         let mut total = 0.0;
         for k in 0..y.nrows() {
-            let (l, t) = (lambda[k], y[k]);
+            let (l, t) = (s * lambda[k], y[k]);
             total += match self {
                 Loss::Squared => 0.5 * l * l + l * t,
                 Loss::Logistic | Loss::Hinge => {

@@ -241,12 +241,9 @@ impl ConvexProgram {
                 }
             }
             Loss::Hinge => smax,
-            Loss::Logistic => {
-                let a: Vec<f64> = (0..lam.nrows()).map(|k| -self.y[k] * lam[k]).collect();
-                logistic_scale(&a, smax)
-            }
+            Loss::Logistic => logistic_scale(lam, &self.y, smax),
         };
-        let value = -self.loss.conjugate(&(lam * s), &self.y);
+        let value = -self.loss.conjugate_scaled(s, lam, &self.y);
         if value.is_finite() {
             value
         } else {
@@ -291,14 +288,15 @@ pub(crate) fn relative_gap(primal: f64, dual: f64) -> f64 {
 }
 
 /// The maximiser over `s ∈ [0, smax]` of the concave `φ(s) = −Σₖ H(s·aₖ)`,
-/// `H(a) = a ln a + (1 − a) ln(1 − a)` (the logistic dual along a ray):
+/// `aₖ = −yₖλₖ`, `H(a) = a ln a + (1 − a) ln(1 − a)` (the logistic dual along a ray):
 /// `φ'(s) = −Σ aₖ ln(s aₖ/(1 − s aₖ))` decreases from `+∞`; Newton on
 /// `φ'`, kept in its bracket (bisection when a step leaves it).
-fn logistic_scale(a: &[f64], smax: f64) -> f64 {
+fn logistic_scale(lam: &Col<f64>, y: &Col<f64>, smax: f64) -> f64 {
     linalg_core::simd::zero_upper();
+    let a = || (0..lam.nrows()).map(|k| -y[k] * lam[k]);
     let dphi = |s: f64| -> (f64, f64) {
         let (mut g, mut h) = (0.0, 0.0);
-        for &ak in a {
+        for ak in a() {
             if ak > 0.0 {
                 let t = (s * ak).clamp(1e-300, 1.0 - 1e-16);
                 g -= ak * (t / (1.0 - t)).ln();
@@ -307,7 +305,7 @@ fn logistic_scale(a: &[f64], smax: f64) -> f64 {
         }
         (g, h)
     };
-    if a.iter().all(|&ak| ak <= 0.0) || dphi(smax).0 >= 0.0 {
+    if a().all(|ak| ak <= 0.0) || dphi(smax).0 >= 0.0 {
         return smax;
     }
     let (mut lo, mut hi) = (0.0, smax);
