@@ -98,16 +98,14 @@ fn main() {
                 // The same start, its pattern set grown by pricing.
                 let t = Instant::now();
                 let priced = admm_priced(
-                    x.as_ref(),
-                    &yv,
-                    loss,
-                    program.patterns().clone(),
+                    &program,
                     &AdmmParams::new(beta).tol(1e-5).max_iters(30_000),
                     &PricingParams {
                         rounds: ROUNDS,
                         add: ADD,
                         ..Default::default()
                     },
+                    |_| Control::Continue,
                 )
                 .unwrap();
                 let psecs = t.elapsed().as_secs_f64();

@@ -121,6 +121,19 @@ impl NonconvexObjective {
         linalg_core::param::dimension("y", x.nrows(), y.nrows())?;
         linalg_core::param::nonnegative("beta", beta)?;
         linalg_core::param::in_range("width", width as f64, 1.0, 1e6)?;
+        // θ holds d·m numbers and each gradient forms X·U (n·m): bound both.
+        let cells = x.ncols().max(x.nrows()).saturating_mul(width);
+        if cells > 100_000_000 {
+            return Err(linalg_core::ParamError::new(
+                "width",
+                format!(
+                    "{width} neurons on {} × {} data would hold {cells} numbers (at most 1e8)",
+                    x.nrows(),
+                    x.ncols()
+                ),
+            )
+            .into());
+        }
         for j in 0..x.ncols() {
             linalg_core::param::finite("x", x.col(j))?;
         }

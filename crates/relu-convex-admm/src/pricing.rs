@@ -23,8 +23,7 @@ use rand::{SeedableRng, rngs::StdRng};
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::Result;
-use crate::admm::{AdmmParams, AdmmReport, admm};
-use crate::loss::Loss;
+use crate::admm::{AdmmParams, AdmmRecord, AdmmReport, admm};
 use crate::patterns::Patterns;
 use crate::program::ConvexProgram;
 
@@ -111,11 +110,15 @@ pub fn price(
     let (n, d) = (x.nrows(), x.ncols());
     linalg_core::param::dimension("lambda", n, lambda.nrows())?;
     linalg_core::param::finite("lambda", lambda.as_ref())?;
-    let cells = n.saturating_mul(candidates);
+    linalg_core::param::positive("threshold", threshold)?;
+    for j in 0..anchors.ncols() {
+        linalg_core::param::finite("anchors", anchors.col(j))?;
+    }
+    let cells = n.max(d).saturating_mul(candidates);
     if cells > 100_000_000 {
         return Err(linalg_core::ParamError::new(
             "candidates",
-            format!("{n} samples × {candidates} candidates exceed 1e8 numbers"),
+            format!("{n} samples, {d} features × {candidates} candidates exceed 1e8 numbers"),
         )
         .into());
     }
@@ -185,25 +188,29 @@ pub struct PricedReport {
     /// The objective after each round.
     pub objectives: Vec<f64>,
     /// The largest pricing score `|λᵀ(Xh)₊|/(β‖h‖)` found after the last
-    /// round (`≤ 1`: no candidate violates the dual constraint).
+    /// round (0: no candidate violates the dual constraint; NaN when no
+    /// round ran).
     pub worst_violation: f64,
 }
 
-/// ADMM with pattern pricing: solve, price up to `add` new patterns from
-/// `candidates` gates, re-solve, for at most `rounds` rounds or until no
-/// candidate violates the dual constraint. Intermediate solves use the
-/// tolerance `max(params' tolerances, 1e-4)`, the last one `params`.
+/// ADMM with pattern pricing on `program`: solve, price up to `add` new
+/// patterns from `candidates` gates, re-solve, for at most `rounds` rounds
+/// or until no candidate violates the dual constraint. Intermediate solves
+/// use the tolerance `max(params' tolerances, 1e-4)`, the last one
+/// `params`. The observer sees every iteration of every solve; stopping it
+/// ends the whole run with that solve's report.
 pub fn admm_priced(
-    x: MatRef<'_, f64>,
-    y: &[f64],
-    loss: Loss,
-    patterns: Patterns,
+    program: &ConvexProgram,
     params: &AdmmParams,
     pricing: &PricingParams,
+    mut observer: impl FnMut(&AdmmRecord) -> Control,
 ) -> Result<PricedReport> {
     params.validate()?;
     pricing.validate()?;
-    let mut patterns = patterns;
+    let x = program.x();
+    let beta = params.beta;
+    let mut patterns = program.patterns().clone();
+    let mut current = program.clone();
     let mut objectives = Vec::new();
     let loose = {
         let mut p = *params;
@@ -213,13 +220,20 @@ pub fn admm_priced(
         p.cone_tol = p.cone_tol.max(1e-4);
         p
     };
-    let mut worst = f64::INFINITY;
+    let mut worst = f64::NAN;
     for round in 0..pricing.rounds {
-        let program = ConvexProgram::new(x, y, patterns.clone())?.with_loss(loss)?;
-        let rep = admm(&program, &loose, |_| Control::Continue)?;
+        let rep = admm(&current, &loose, &mut observer)?;
         objectives.push(rep.objective);
-        let pred = program.predict(rep.v.as_ref(), rep.w.as_ref());
-        let lambda = loss.gradient(&pred, program.y());
+        if rep.termination == Termination::Cancelled {
+            return Ok(PricedReport {
+                report: rep,
+                patterns,
+                objectives,
+                worst_violation: worst,
+            });
+        }
+        let pred = current.predict(rep.v.as_ref(), rep.w.as_ref());
+        let lambda = current.loss().gradient(&pred, current.y());
         let anchors = Mat::from_fn(x.ncols(), 2 * rep.v.ncols(), |i, j| {
             if j < rep.v.ncols() {
                 rep.v[(i, j)]
@@ -232,14 +246,14 @@ pub fn admm_priced(
             &lambda,
             anchors.as_ref(),
             &patterns,
-            params.beta,
+            beta,
             &PricingParams {
                 seed: pricing.seed.wrapping_add(round as u64),
                 ..*pricing
             },
         )?;
-        worst = scores.first().map_or(0.0, |s| s / params.beta);
-        if gates.ncols() == 0 || rep.termination == Termination::Cancelled {
+        worst = scores.first().map_or(0.0, |s| s / beta);
+        if gates.ncols() == 0 {
             break;
         }
         let h = Mat::from_fn(x.ncols(), patterns.len() + gates.ncols(), |i, j| {
@@ -250,9 +264,9 @@ pub fn admm_priced(
             }
         });
         patterns = Patterns::from_generators(x, h.as_ref())?;
+        current = current.with_patterns(patterns.clone())?;
     }
-    let program = ConvexProgram::new(x, y, patterns.clone())?.with_loss(loss)?;
-    let report = admm(&program, params, |_| Control::Continue)?;
+    let report = admm(&current, params, &mut observer)?;
     objectives.push(report.objective);
     Ok(PricedReport {
         report,

@@ -93,6 +93,18 @@ impl ConvexProgram {
         Ok(self)
     }
 
+    /// The same data, targets and loss with other patterns (computed on the
+    /// same `x`).
+    pub fn with_patterns(&self, patterns: Patterns) -> Result<Self> {
+        linalg_core::param::dimension("patterns (rows)", self.x.nrows(), patterns.masks.nrows())?;
+        Ok(Self {
+            x: self.x.clone(),
+            y: self.y.clone(),
+            patterns,
+            loss: self.loss,
+        })
+    }
+
     /// The data.
     pub fn x(&self) -> MatRef<'_, f64> {
         self.x.as_ref()

@@ -61,17 +61,19 @@ fn the_priced_convex_solution_is_below_every_adam_run_of_the_same_width() {
                 .unwrap();
             admm(&program, &params, |_| Control::Continue).unwrap()
         };
+        let start = ConvexProgram::new(x.as_ref(), &yv, patterns)
+            .unwrap()
+            .with_loss(loss)
+            .unwrap();
         let priced = admm_priced(
-            x.as_ref(),
-            &yv,
-            loss,
-            patterns,
+            &start,
             &params,
             &PricingParams {
                 rounds: 12,
                 candidates: 2000,
                 ..Default::default()
             },
+            |_| Control::Continue,
         )
         .unwrap();
         let rep = &priced.report;

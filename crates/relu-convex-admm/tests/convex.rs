@@ -189,6 +189,15 @@ fn the_certificate_brackets_the_cvxpy_optimum_for_the_squared_loss() {
         .dual_bound(&Col::zeros(n), mu.as_ref(), mu.as_ref(), f.beta)
         .unwrap();
     assert_eq!(zero, 0.0);
+    let mut nan = lam.clone();
+    nan[0] = f64::NAN;
+    assert_eq!(
+        program
+            .dual_bound(&nan, mu.as_ref(), mu.as_ref(), f.beta)
+            .unwrap_err()
+            .param_name(),
+        Some("lambda")
+    );
     let short = Col::zeros(n - 1);
     assert_eq!(
         program
@@ -307,11 +316,52 @@ fn bad_input_is_named() {
     assert_eq!(e.param_name(), Some("patterns"));
     let wrong = Mat::<f64>::zeros(3, 4);
     assert!(Patterns::from_generators(f.x.as_ref(), wrong.as_ref()).is_err());
+    // The logistic and hinge losses need ±1 targets.
+    let mut half = f.y.clone();
+    half[4] = 0.5;
+    for loss in [Loss::Logistic, Loss::Hinge] {
+        let e = ConvexProgram::new(f.x.as_ref(), &half, p.clone())
+            .unwrap()
+            .with_loss(loss)
+            .unwrap_err();
+        assert_eq!(e.param_name(), Some("y"));
+    }
+    assert!(
+        ConvexProgram::new(f.x.as_ref(), &half, p.clone())
+            .unwrap()
+            .with_loss(Loss::Squared)
+            .is_ok()
+    );
+    // The nonconvex objective: mismatched targets, a zero or oversized width.
+    let yc = Col::from_fn(f.y.len(), |i| f.y[i]);
+    let short = Col::from_fn(10, |i| f.y[i]);
+    let nc = |y: &Col<f64>, m: usize| {
+        NonconvexObjective::new(f.x.as_ref(), y, Loss::Squared, 1.0, m)
+            .unwrap_err()
+            .param_name()
+    };
+    assert_eq!(nc(&short, 3), Some("y"));
+    assert_eq!(nc(&yc, 0), Some("width"));
+    assert_eq!(nc(&yc, 2_000_000), Some("width"));
+    // 200 samples × 600 000 neurons: X·U would hold 1.2e8 numbers.
+    let tall = Mat::<f64>::zeros(200, 3);
+    assert_eq!(
+        NonconvexObjective::new(tall.as_ref(), &Col::zeros(200), Loss::Squared, 1.0, 600_000)
+            .unwrap_err()
+            .param_name(),
+        Some("width")
+    );
     for (params, name) in [
         (AdmmParams::new(-1.0), "beta"),
         (AdmmParams::new(1.0).rho(0.0), "rho"),
         (AdmmParams::new(1.0).relaxation(2.0), "relaxation"),
         (AdmmParams::new(1.0).max_iters(0), "max_iters"),
+        (AdmmParams::new(1.0).loss_rho(0.0), "loss_rho"),
+        (AdmmParams::new(1.0).certificate_tol(0.0, 1e-6), "gap_tol"),
+        (
+            AdmmParams::new(1.0).certificate_tol(1e-6, f64::NAN),
+            "cone_tol",
+        ),
     ] {
         assert_eq!(params.validate().unwrap_err().param_name(), Some(name));
     }

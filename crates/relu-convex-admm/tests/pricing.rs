@@ -77,7 +77,96 @@ fn a_priced_gate_is_a_feasible_descent_direction() {
         (f1 - f0) / 1e-3,
         beta - scores[0]
     );
-    let _ = Col::<f64>::zeros(1);
     assert!(c1 <= rep.cone_violation + 1e-12);
     assert!(f1 < f0);
+}
+
+#[test]
+fn pricing_rejects_bad_input_by_name_and_its_observer_can_stop_it() {
+    let x = Mat::from_fn(30, 3, |i, j| ((i * 7 + j * 5) % 11) as f64 / 5.0 - 1.0);
+    let y: Vec<f64> = (0..30)
+        .map(|i| if x[(i, 0)] > x[(i, 1)] { 1.0 } else { -1.0 })
+        .collect();
+    let patterns = Patterns::sample(x.as_ref(), 4, 0).unwrap();
+    let lam = Col::from_fn(30, |i| y[i]);
+    let none = Mat::<f64>::zeros(3, 0);
+    let name = |r: relu_convex_admm::Result<(Mat<f64>, Vec<f64>)>| r.unwrap_err().param_name();
+    let pp = PricingParams::default();
+    assert_eq!(
+        name(price(
+            x.as_ref(),
+            &Col::zeros(29),
+            none.as_ref(),
+            &patterns,
+            1.0,
+            &pp
+        )),
+        Some("lambda")
+    );
+    let mut nan = lam.clone();
+    nan[3] = f64::NAN;
+    assert_eq!(
+        name(price(x.as_ref(), &nan, none.as_ref(), &patterns, 1.0, &pp)),
+        Some("lambda")
+    );
+    assert_eq!(
+        name(price(x.as_ref(), &lam, none.as_ref(), &patterns, -1.0, &pp)),
+        Some("threshold")
+    );
+    let bad_anchor = Mat::from_fn(3, 1, |_, _| f64::INFINITY);
+    assert_eq!(
+        name(price(
+            x.as_ref(),
+            &lam,
+            bad_anchor.as_ref(),
+            &patterns,
+            1.0,
+            &pp
+        )),
+        Some("anchors")
+    );
+    for (bad, field) in [
+        (
+            PricingParams {
+                candidates: 0,
+                ..pp
+            },
+            "candidates",
+        ),
+        (PricingParams { add: 0, ..pp }, "add"),
+    ] {
+        assert_eq!(bad.validate().unwrap_err().param_name(), Some(field));
+    }
+    // Candidates × samples beyond 1e8 numbers are refused before sampling.
+    let huge = PricingParams {
+        candidates: 1_000_000,
+        ..pp
+    };
+    let tall = Mat::from_fn(200, 3, |i, j| (i + j) as f64);
+    let tall_p = Patterns::sample(tall.as_ref(), 2, 0).unwrap();
+    assert_eq!(
+        name(price(
+            tall.as_ref(),
+            &Col::zeros(200),
+            none.as_ref(),
+            &tall_p,
+            1.0,
+            &huge
+        )),
+        Some("candidates")
+    );
+    // The observer stops the whole run at its third iteration.
+    let program = ConvexProgram::new(x.as_ref(), &y, patterns).unwrap();
+    let mut seen = 0;
+    let rep = admm_priced(&program, &AdmmParams::new(1.0), &pp, |_| {
+        seen += 1;
+        if seen == 3 {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    })
+    .unwrap();
+    assert_eq!(rep.report.termination, Termination::Cancelled);
+    assert!(rep.worst_violation.is_nan());
 }

@@ -371,15 +371,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         Failure::BadInput(format!("{flag}: {e}"))
     })?;
     let (rep, n_patterns, worst_violation) = if args.pricing > 0 {
-        let priced = relu_convex_admm::admm_priced(
-            train.x.as_ref(),
-            &train.y,
-            loss,
-            program.patterns().clone(),
-            &params,
-            &pricing,
-        )
-        .map_err(|e| input(e, "relu"))?;
+        let priced =
+            relu_convex_admm::admm_priced(&program, &params, &pricing, |_| Control::Continue)
+                .map_err(|e| input(e, "relu"))?;
         let p = priced.patterns.len();
         (priced.report, p, Some(priced.worst_violation))
     } else {
