@@ -14,6 +14,23 @@ struct Fixture {
     losses: Vec<(Loss, f64, f64)>,
 }
 
+impl Fixture {
+    /// The fixture's program with `loss` (its generators are distinct).
+    fn program(&self, loss: Loss) -> ConvexProgram {
+        let patterns = Patterns::from_generators(self.x.as_ref(), self.h.as_ref()).unwrap();
+        assert_eq!(patterns.len(), self.h.ncols(), "distinct generators");
+        ConvexProgram::new(self.x.as_ref(), &self.y, patterns)
+            .unwrap()
+            .with_loss(loss)
+            .unwrap()
+    }
+}
+
+/// ρ = 100, tolerances 1e-9: the settings that reproduce CVXPY to 1e-11.
+fn tight(beta: f64) -> AdmmParams {
+    AdmmParams::new(beta).rho(100.0).tol(1e-9).max_iters(30_000)
+}
+
 fn fixture(name: &str) -> Fixture {
     let path = format!(
         "{}/tests/fixtures/convex_small_{name}.json",
@@ -72,22 +89,8 @@ fn fixture(name: &str) -> Fixture {
 fn admm_matches_cvxpy_clarabel_on_small_programs() {
     for name in ["a", "b"] {
         let f = fixture(name);
-        let patterns = Patterns::from_generators(f.x.as_ref(), f.h.as_ref()).unwrap();
-        assert_eq!(
-            patterns.len(),
-            f.h.ncols(),
-            "the fixture's generators are already distinct"
-        );
-        let program = ConvexProgram::new(f.x.as_ref(), &f.y, patterns).unwrap();
-        let rep = admm(
-            &program,
-            &AdmmParams::new(f.beta)
-                .rho(100.0)
-                .tol(1e-9)
-                .max_iters(30_000),
-            |_| Control::Continue,
-        )
-        .unwrap();
+        let program = f.program(Loss::Squared);
+        let rep = admm(&program, &tight(f.beta), |_| Control::Continue).unwrap();
         let rel = (rep.objective - f.objective).abs() / f.objective;
         eprintln!(
             "{name}: objective {:.12} vs CVXPY {:.12} (rel {rel:.1e}), cone violation {:.1e}, {} iterations, ρ {}, {:?}",
@@ -113,11 +116,7 @@ fn the_logistic_and_hinge_losses_match_cvxpy_clarabel() {
     for name in ["a", "b"] {
         let f = fixture(name);
         for &(loss, beta, optimum) in &f.losses {
-            let patterns = Patterns::from_generators(f.x.as_ref(), f.h.as_ref()).unwrap();
-            let program = ConvexProgram::new(f.x.as_ref(), &f.y, patterns)
-                .unwrap()
-                .with_loss(loss)
-                .unwrap();
+            let program = f.program(loss);
             let mut worst_bound = f64::NEG_INFINITY;
             let rep = admm(
                 &program,
@@ -154,8 +153,7 @@ fn the_logistic_and_hinge_losses_match_cvxpy_clarabel() {
 #[test]
 fn the_certificate_brackets_the_cvxpy_optimum_for_the_squared_loss() {
     let f = fixture("b");
-    let patterns = Patterns::from_generators(f.x.as_ref(), f.h.as_ref()).unwrap();
-    let program = ConvexProgram::new(f.x.as_ref(), &f.y, patterns).unwrap();
+    let program = f.program(Loss::Squared);
     let mut bounds = Vec::new();
     let rep = admm(
         &program,
@@ -211,17 +209,8 @@ fn the_certificate_brackets_the_cvxpy_optimum_for_the_squared_loss() {
 #[test]
 fn the_recovered_network_has_the_convex_objective_and_predictions() {
     let f = fixture("a");
-    let patterns = Patterns::from_generators(f.x.as_ref(), f.h.as_ref()).unwrap();
-    let program = ConvexProgram::new(f.x.as_ref(), &f.y, patterns).unwrap();
-    let rep = admm(
-        &program,
-        &AdmmParams::new(f.beta)
-            .rho(100.0)
-            .tol(1e-9)
-            .max_iters(30_000),
-        |_| Control::Continue,
-    )
-    .unwrap();
+    let program = f.program(Loss::Squared);
+    let rep = admm(&program, &tight(f.beta), |_| Control::Continue).unwrap();
     // The network equals the convex model wherever EᵢXvᵢ ≥ 0 holds; the
     // cone violation here is ~1e-13, so the objectives agree to 1e-10.
     let net = TwoLayerNet::from_convex(rep.v.as_ref(), rep.w.as_ref(), 0.0);
@@ -241,8 +230,7 @@ fn the_recovered_network_has_the_convex_objective_and_predictions() {
 #[test]
 fn the_dense_and_woodbury_u_solvers_give_the_same_iterates() {
     let f = fixture("b");
-    let patterns = Patterns::from_generators(f.x.as_ref(), f.h.as_ref()).unwrap();
-    let program = ConvexProgram::new(f.x.as_ref(), &f.y, patterns).unwrap();
+    let program = f.program(Loss::Squared);
     let run = |s: USolver| {
         admm(
             &program,
@@ -372,8 +360,7 @@ fn bad_input_is_named() {
 fn rho_sweep() {
     for name in ["a", "b"] {
         let f = fixture(name);
-        let patterns = Patterns::from_generators(f.x.as_ref(), f.h.as_ref()).unwrap();
-        let program = ConvexProgram::new(f.x.as_ref(), &f.y, patterns).unwrap();
+        let program = f.program(Loss::Squared);
         for rho in [0.1, 1.0, 10.0, 100.0] {
             for adaptive in [false, true] {
                 let rep = admm(
