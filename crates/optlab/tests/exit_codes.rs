@@ -251,6 +251,11 @@ const CASES: &[Case] = &[
         "--pricing-candidates",
     ),
     case("relu --pricing 100000", 2, "--pricing"),
+    case(
+        "relu --pricing 1 --pricing-candidates 1000000",
+        2,
+        "--pricing-candidates",
+    ),
     case("relu --relaxation=-0.5", 2, "--relaxation"),
     case(
         "relu --loss bce --max-iters 3 --json",

@@ -220,6 +220,20 @@ pub fn admm_priced(
         p.cone_tol = p.cone_tol.max(1e-4);
         p
     };
+    // The candidates' size cap of `price`, checked before the first solve.
+    let cells = x.nrows().max(x.ncols()).saturating_mul(pricing.candidates);
+    if pricing.rounds > 0 && cells > 100_000_000 {
+        return Err(linalg_core::ParamError::new(
+            "candidates",
+            format!(
+                "{} samples, {} features × {} candidates exceed 1e8 numbers",
+                x.nrows(),
+                x.ncols(),
+                pricing.candidates
+            ),
+        )
+        .into());
+    }
     let mut worst = f64::NAN;
     for round in 0..pricing.rounds {
         let rep = admm(&current, &loose, &mut observer)?;

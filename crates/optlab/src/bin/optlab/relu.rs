@@ -373,7 +373,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let (rep, n_patterns, worst_violation) = if args.pricing > 0 {
         let priced =
             relu_convex_admm::admm_priced(&program, &params, &pricing, |_| Control::Continue)
-                .map_err(|e| input(e, "relu"))?;
+                .map_err(|e| {
+                    let flag = if e.param_name() == Some("candidates") {
+                        "--pricing-candidates"
+                    } else {
+                        "relu"
+                    };
+                    input(e, flag)
+                })?;
         let p = priced.patterns.len();
         (priced.report, p, Some(priced.worst_violation))
     } else {
