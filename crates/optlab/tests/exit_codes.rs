@@ -275,6 +275,7 @@ const CASES: &[Case] = &[
     case("relu --beta=-1", 2, "--beta"),
     case("relu --rho 0", 2, "--rho"),
     case("relu --patterns 0", 2, "--patterns"),
+    case("relu --patterns 100000", 2, "--patterns: invalid parameter"),
     case("relu --gates {dir}/garbage.npy", 2, "--gates"),
     case("relu --gates {dir}/e1.npy", 2, "--gates"),
     case(

@@ -159,6 +159,9 @@ impl AdmmParams {
     }
 }
 
+/// The largest `n·P` [`admm`] accepts.
+pub const MAX_CELLS: usize = 5_000_000;
+
 /// The default penalty `ρ = c‖X‖_F/6` (at least 1e-3), an empirical rule
 /// that depends on the data only: ADMM here is invariant to scaling `y`
 /// and `β` together, so a `ρ` tied to `β` (the earlier default) is not.
@@ -326,6 +329,16 @@ pub fn admm(
     let masks = program.patterns.masks.as_ref();
     let (n, d, p) = (x.nrows(), x.ncols(), masks.ncols());
     let q = 2 * p;
+    // The iteration keeps about sixteen n × P arrays (MAX_CELLS numbers
+    // each at most, ≈ 0.6 GB in all): refuse more before allocating.
+    let cells = n.saturating_mul(p);
+    if cells > MAX_CELLS {
+        return Err(linalg_core::ParamError::new(
+            "patterns",
+            format!("{n} samples × {p} patterns = {cells} exceeds {MAX_CELLS} (the ADMM buffers are ~16 n × P arrays)"),
+        )
+        .into());
+    }
     let par = par_for(n, d, p);
     // Eᵢ for both blocks (n × 2P).
     let e2 = Mat::from_fn(n, q, |i, k| 2.0 * masks[(i, k % p)] - 1.0);

@@ -298,6 +298,23 @@ fn bad_input_is_named() {
             .param_name(),
         Some("patterns")
     );
+    // n·P beyond MAX_CELLS is refused by ADMM before its buffers exist.
+    use rand::{SeedableRng, rngs::StdRng};
+    use rand_distr::{Distribution, StandardNormal};
+    let mut rng = StdRng::seed_from_u64(5);
+    let wide_x = Mat::from_fn(2000, 6, |_, _| -> f64 { StandardNormal.sample(&mut rng) });
+    let wide_y: Vec<f64> = (0..2000)
+        .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+        .collect();
+    let wide = Patterns::sample(wide_x.as_ref(), 3000, 0).unwrap();
+    assert!(2000 * wide.len() > relu_convex_admm::admm::MAX_CELLS);
+    let e = admm(
+        &ConvexProgram::new(wide_x.as_ref(), &wide_y, wide).unwrap(),
+        &AdmmParams::new(1.0),
+        |_| Control::Continue,
+    )
+    .unwrap_err();
+    assert_eq!(e.param_name(), Some("patterns"));
     // n × P beyond 1e8 numbers is refused before X·H is formed.
     let tall = Mat::<f64>::zeros(2_000_000, 1);
     let e = Patterns::sample(tall.as_ref(), 60, 0).unwrap_err();

@@ -357,6 +357,15 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         };
         Failure::BadInput(format!("{flag}: {e}"))
     })?;
+    // Solver errors name the flag behind a rejected size.
+    let input_named = |e: relu_convex_admm::Error| {
+        let flag = match e.param_name() {
+            Some("candidates") => "--pricing-candidates",
+            Some("patterns") => "--patterns",
+            _ => "relu",
+        };
+        input(e, flag)
+    };
     let pricing = relu_convex_admm::PricingParams {
         rounds: args.pricing,
         candidates: args.pricing_candidates,
@@ -373,18 +382,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let (rep, n_patterns, worst_violation) = if args.pricing > 0 {
         let priced =
             relu_convex_admm::admm_priced(&program, &params, &pricing, |_| Control::Continue)
-                .map_err(|e| {
-                    let flag = if e.param_name() == Some("candidates") {
-                        "--pricing-candidates"
-                    } else {
-                        "relu"
-                    };
-                    input(e, flag)
-                })?;
+                .map_err(&input_named)?;
         let p = priced.patterns.len();
         (priced.report, p, Some(priced.worst_violation))
     } else {
-        let rep = admm(&program, &params, |_| Control::Continue).map_err(|e| input(e, "relu"))?;
+        let rep = admm(&program, &params, |_| Control::Continue).map_err(&input_named)?;
         (rep, masks.ncols(), None)
     };
     let net = TwoLayerNet::from_convex(rep.v.as_ref(), rep.w.as_ref(), 1e-10);
