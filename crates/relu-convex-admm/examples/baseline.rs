@@ -74,7 +74,7 @@ fn main() {
                 )
                 .unwrap();
                 let secs = t.elapsed().as_secs_f64();
-                let net = TwoLayerNet::from_convex(rep.v.as_ref(), rep.w.as_ref(), 1e-10);
+                let net = TwoLayerNet::from_convex(rep.v.as_ref(), rep.w.as_ref(), 1e-10).unwrap();
                 let row = |solver: String, obj: f64, n: &TwoLayerNet, s: f64| {
                     println!(
                         "| {name} | {} | {} | {solver} | {obj:.6} | {:.2} % | {:.2} % | {s:.2} |",
@@ -113,7 +113,8 @@ fn main() {
                     priced.report.v.as_ref(),
                     priced.report.w.as_ref(),
                     1e-10,
-                );
+                )
+                .unwrap();
                 row(
                     format!(
                         "convex + pricing ({} rounds → P = {}, {} neurons, worst dual ratio {:.2}; objectives {:?})",

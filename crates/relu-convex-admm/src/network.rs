@@ -31,9 +31,12 @@ pub struct TwoLayerNet {
 }
 
 impl TwoLayerNet {
-    /// The network of `(v, w)` (`d × P` each); columns with norm ≤ `prune`
-    /// are dropped.
-    pub fn from_convex(v: MatRef<'_, f64>, w: MatRef<'_, f64>, prune: f64) -> Self {
+    /// The network of `(v, w)` (`d × P` each, the same shape); columns
+    /// with norm ≤ `prune` (finite, ≥ 0) are dropped.
+    pub fn from_convex(v: MatRef<'_, f64>, w: MatRef<'_, f64>, prune: f64) -> crate::Result<Self> {
+        linalg_core::param::dimension("w (rows)", v.nrows(), w.nrows())?;
+        linalg_core::param::dimension("w (columns)", v.ncols(), w.ncols())?;
+        linalg_core::param::nonnegative("prune", prune)?;
         let mut cols: Vec<Col<f64>> = Vec::new();
         let mut output = Vec::new();
         for (m, sign) in [(v, 1.0), (w, -1.0)] {
@@ -47,10 +50,10 @@ impl TwoLayerNet {
             }
         }
         let d = v.nrows();
-        Self {
+        Ok(Self {
             hidden: Mat::from_fn(d, cols.len(), |i, j| cols[j][i]),
             output,
-        }
+        })
     }
 
     /// The number of neurons.

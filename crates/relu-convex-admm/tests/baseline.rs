@@ -79,7 +79,7 @@ fn the_priced_convex_solution_is_below_every_adam_run_of_the_same_width() {
         let rep = &priced.report;
         assert!(rep.converged);
         assert!(rep.objective < sampled.objective);
-        let net = TwoLayerNet::from_convex(rep.v.as_ref(), rep.w.as_ref(), 1e-10);
+        let net = TwoLayerNet::from_convex(rep.v.as_ref(), rep.w.as_ref(), 1e-10).unwrap();
         // The recovered network attains the convex objective.
         let at_convex = net.loss_objective(loss, x.as_ref(), &y, beta);
         assert!((at_convex - rep.objective).abs() <= 1e-6 * rep.objective);

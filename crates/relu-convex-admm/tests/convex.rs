@@ -213,7 +213,7 @@ fn the_recovered_network_has_the_convex_objective_and_predictions() {
     let rep = admm(&program, &tight(f.beta), |_| Control::Continue).unwrap();
     // The network equals the convex model wherever EᵢXvᵢ ≥ 0 holds; the
     // cone violation here is ~1e-13, so the objectives agree to 1e-10.
-    let net = TwoLayerNet::from_convex(rep.v.as_ref(), rep.w.as_ref(), 0.0);
+    let net = TwoLayerNet::from_convex(rep.v.as_ref(), rep.w.as_ref(), 0.0).unwrap();
     let y = Col::from_fn(f.y.len(), |i| f.y[i]);
     let convex = program.objective(rep.v.as_ref(), rep.w.as_ref(), f.beta);
     let nonconvex = net.objective(f.x.as_ref(), &y, f.beta);
@@ -225,6 +225,20 @@ fn the_recovered_network_has_the_convex_objective_and_predictions() {
     let b = net.predict(f.x.as_ref());
     assert!((&a - &b).norm_l2() <= 1e-7 * a.norm_l2().max(1.0));
     assert!(net.neurons() <= 2 * program.patterns().len());
+    // Mismatched blocks and a negative pruning level are named.
+    let w3 = rep.w.subcols(0, 3);
+    for (e, name) in [
+        (
+            TwoLayerNet::from_convex(rep.v.as_ref(), w3, 0.0).unwrap_err(),
+            "w (columns)",
+        ),
+        (
+            TwoLayerNet::from_convex(rep.v.as_ref(), rep.w.as_ref(), -1.0).unwrap_err(),
+            "prune",
+        ),
+    ] {
+        assert_eq!(e.param_name(), Some(name));
+    }
 }
 
 #[test]

@@ -389,7 +389,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         let rep = admm(&program, &params, |_| Control::Continue).map_err(&input_named)?;
         (rep, masks.ncols(), None)
     };
-    let net = TwoLayerNet::from_convex(rep.v.as_ref(), rep.w.as_ref(), 1e-10);
+    let net = TwoLayerNet::from_convex(rep.v.as_ref(), rep.w.as_ref(), 1e-10)
+        .map_err(|e| Failure::Solver(format!("recovering the network: {e}")))?;
     let train_acc = accuracy(&net, &train);
     let test_acc = test.as_ref().map(|t| accuracy(&net, t));
     if args.json {
