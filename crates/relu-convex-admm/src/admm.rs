@@ -254,7 +254,7 @@ fn sq(a: &Mat<f64>) -> f64 {
 /// The products' parallelism: sequential below 2¹⁸ multiply-adds per
 /// product (thread start-up costs more than it saves there; measured on
 /// the wine program, 0.72 s with two threads against 0.51 s with one).
-fn par_for(n: usize, d: usize, p: usize) -> Par {
+pub(crate) fn par_for(n: usize, d: usize, p: usize) -> Par {
     if n.saturating_mul(d).saturating_mul(p) >= 1 << 18 {
         linalg_core::faer::get_global_parallelism()
     } else {

@@ -17,7 +17,9 @@
 //! - [`network`]: the two-layer network recovered from a convex solution,
 //!   and the nonconvex objective of the same network;
 //! - [`pricing`]: growing the pattern set by column generation on the dual
-//!   constraint.
+//!   constraint;
+//! - [`robust`]: convex adversarial training (the program robust to `ℓ∞`
+//!   perturbations, its ADMM and certificate).
 //!
 //! **Status (issue "relu-convex-admm"):** the ADMM for the three losses
 //! (Woodbury or dense u-solver) with certificates, pattern pricing, weight
@@ -44,6 +46,7 @@ pub mod network;
 pub mod patterns;
 pub mod pricing;
 pub mod program;
+pub mod robust;
 pub mod usolve;
 
 pub use admm::{AdmmParams, AdmmRecord, AdmmReport, admm};
@@ -53,6 +56,7 @@ pub use network::{NonconvexObjective, TwoLayerNet};
 pub use patterns::Patterns;
 pub use pricing::{PricedReport, PricingParams, admm_priced};
 pub use program::{Certificate, ConvexProgram};
+pub use robust::{RobustProgram, RobustReport, admm_robust};
 pub use usolve::USolver;
 
 /// Errors of `relu-convex-admm`.

@@ -67,6 +67,27 @@ impl Patterns {
         Self::from_generators(x, h.as_ref())
     }
 
+    /// The distinct patterns of the columns of `first` (`d × P₀`, e.g. a
+    /// bias direction `e_bias`, whose pattern is all-active: a linear
+    /// neuron) followed by `p` standard Gaussian generators from `seed`.
+    pub fn sample_with(
+        x: MatRef<'_, f64>,
+        first: MatRef<'_, f64>,
+        p: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        linalg_core::param::in_range("patterns", p as f64, 1.0, 1e5)?;
+        linalg_core::param::dimension("generators (rows)", x.ncols(), first.nrows())?;
+        linalg_core::param::in_range("generators (columns)", first.ncols() as f64, 0.0, 1e5)?;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let f = first.ncols();
+        let g = Mat::from_fn(x.ncols(), p, |_, _| StandardNormal.sample(&mut rng));
+        let h = Mat::from_fn(x.ncols(), f + p, |i, j| {
+            if j < f { first[(i, j)] } else { g[(i, j - f)] }
+        });
+        Self::from_generators(x, h.as_ref())
+    }
+
     /// The number of distinct patterns `P`.
     pub fn len(&self) -> usize {
         self.masks.ncols()
