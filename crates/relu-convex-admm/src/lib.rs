@@ -18,6 +18,8 @@
 //!   and the nonconvex objective of the same network;
 //! - [`pricing`]: growing the pattern set by column generation on the dual
 //!   constraint;
+//! - [`attack`]: FGSM and PGD on the recovered network, robust accuracy,
+//!   and PGD adversarial training's objective for the nonconvex baseline;
 //! - [`robust`]: convex adversarial training (the program robust to `ℓ∞`
 //!   perturbations, its ADMM and certificate).
 //!
@@ -41,6 +43,7 @@
 #![warn(missing_docs)]
 
 pub mod admm;
+pub mod attack;
 pub mod loss;
 pub mod network;
 pub mod patterns;
@@ -50,6 +53,7 @@ pub mod robust;
 pub mod usolve;
 
 pub use admm::{AdmmParams, AdmmRecord, AdmmReport, admm};
+pub use attack::{AdversarialObjective, PgdParams, fgsm, pgd, robust_accuracy};
 pub use linalg_core::{Control, ParamError, Termination, Work};
 pub use loss::Loss;
 pub use network::{NonconvexObjective, TwoLayerNet};

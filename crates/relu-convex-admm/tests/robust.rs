@@ -204,3 +204,106 @@ fn cone_projection_is_the_nearest_point() {
         }
     }
 }
+
+#[test]
+fn attacks_cannot_beat_the_robust_certificate_and_fgsm_attains_it() {
+    // On the training data, the robust cone constraints keep every neuron's
+    // sign over the whole ε-box, so the recovered network is linear there:
+    // its worst margin is yₖxₖᵀzₖ − ε‖zₖ‖₁,f, FGSM attains it and PGD cannot
+    // go below it.
+    let f = fixture("a");
+    let (loss, beta, _) = f.losses[0];
+    let prog = f.program(loss, f.eps);
+    let rep = admm_robust(&prog, &tight(beta), |_| Control::Continue).unwrap();
+    assert!(rep.cone_violation < 1e-9);
+    let net = TwoLayerNet::from_convex(rep.v.as_ref(), rep.w.as_ref(), 0.0).unwrap();
+    let x = f.x.as_ref();
+    let y = linalg_core::faer::Col::from_fn(f.y.len(), |i| f.y[i]);
+    let z = prog.program().patterns().masks.as_ref() * (&rep.v - &rep.w).transpose();
+    let d = x.ncols();
+    let margin = |xa: &Mat<f64>| {
+        let p = net.predict(xa.as_ref());
+        (0..y.nrows()).map(|i| y[i] * p[i]).collect::<Vec<_>>()
+    };
+    let fg = fgsm(&net, x, &y, f.eps, &[f.bias]).unwrap();
+    let pg = pgd(
+        &net,
+        x,
+        &y,
+        &PgdParams::new(f.eps).steps(50).fixed_columns(&[f.bias]),
+    )
+    .unwrap();
+    let (mf, mp) = (margin(&fg), margin(&pg));
+    let mut attained = 0;
+    for k in 0..y.nrows() {
+        let xz: f64 = (0..d).map(|j| x[(k, j)] * z[(k, j)]).sum();
+        let l1: f64 = (0..d)
+            .filter(|&j| j != f.bias)
+            .map(|j| z[(k, j)].abs())
+            .sum();
+        let cert = y[k] * xz - f.eps * l1;
+        assert!(
+            (mf[k] - cert).abs() <= 1e-7 * (1.0 + cert.abs()),
+            "{k}: FGSM {} vs {cert}",
+            mf[k]
+        );
+        assert!(
+            mp[k] >= cert - 1e-7 * (1.0 + cert.abs()),
+            "{k}: PGD {} below {cert}",
+            mp[k]
+        );
+        if (mp[k] - cert).abs() <= 1e-6 {
+            attained += 1;
+        }
+        // The box and the bias column are respected.
+        for j in 0..d {
+            assert!((pg[(k, j)] - x[(k, j)]).abs() <= f.eps * (1.0 + 1e-12));
+            assert!((fg[(k, j)] - x[(k, j)]).abs() <= f.eps * (1.0 + 1e-12));
+        }
+        assert_eq!(pg[(k, f.bias)], x[(k, f.bias)]);
+    }
+    assert!(
+        attained * 10 >= 9 * y.nrows(),
+        "PGD reached the worst case on {attained}/{}",
+        y.nrows()
+    );
+}
+
+#[test]
+fn pgd_breaks_a_clean_network_that_fgsm_and_the_box_bound() {
+    // A clean convex network on the same data: PGD's margins are at most
+    // the clean ones, stay in the box, and at ε large enough it flips
+    // samples; the robust program at the same ε keeps more of them.
+    let f = fixture("b");
+    let (loss, beta, _) = f.losses[0];
+    let y = linalg_core::faer::Col::from_fn(f.y.len(), |i| f.y[i]);
+    let clean = admm(
+        f.program(loss, 0.0).program(),
+        &AdmmParams::new(beta).tol(1e-8).max_iters(50_000),
+        |_| Control::Continue,
+    )
+    .unwrap();
+    let net = TwoLayerNet::from_convex(clean.v.as_ref(), clean.w.as_ref(), 0.0).unwrap();
+    let eps = 0.3;
+    let attack = PgdParams::new(eps).fixed_columns(&[f.bias]);
+    let adv = pgd(&net, f.x.as_ref(), &y, &attack).unwrap();
+    let (p0, p1) = (net.predict(f.x.as_ref()), net.predict(adv.as_ref()));
+    for k in 0..y.nrows() {
+        assert!(y[k] * p1[k] <= y[k] * p0[k] + 1e-12);
+    }
+    let (acc, racc) = (
+        net.accuracy(f.x.as_ref(), &y),
+        robust_accuracy(&net, f.x.as_ref(), &y, &attack).unwrap(),
+    );
+    assert!(racc < acc - 0.1, "clean {acc}, under PGD {racc}");
+    let robust = admm_robust(
+        &f.program(loss, eps),
+        &AdmmParams::new(beta).tol(1e-8).max_iters(50_000),
+        |_| Control::Continue,
+    )
+    .unwrap();
+    let rnet = TwoLayerNet::from_convex(robust.v.as_ref(), robust.w.as_ref(), 0.0).unwrap();
+    let rr = robust_accuracy(&rnet, f.x.as_ref(), &y, &attack).unwrap();
+    println!("clean {acc}, clean under PGD {racc}, robust under PGD {rr}");
+    assert!(rr > racc, "robust {rr} vs clean {racc}");
+}
