@@ -248,6 +248,46 @@ fn relu_json_contract_and_a_converged_network() {
 }
 
 #[test]
+fn relu_adversarial_reports_a_certified_robust_network() {
+    for loss in ["hinge", "squared"] {
+        let o = optlab(&[
+            "relu",
+            "--data",
+            "wine:0v1",
+            "--loss",
+            loss,
+            "--bias",
+            "--adversarial",
+            "0.3",
+            "--tol",
+            "1e-4",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{loss}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let (obj, bound) = (
+            v["objective"].as_f64().unwrap(),
+            v["dual_bound"].as_f64().unwrap(),
+        );
+        assert!(
+            bound <= obj && v["gap_bound"].as_f64().unwrap() < 1e-3,
+            "{loss}"
+        );
+        assert!(v["cone_violation"].as_f64().unwrap() < 1e-4);
+        assert_eq!(v["adversarial_eps"], 0.3);
+        assert_eq!(v["robust_accuracy_on"], "test");
+        // PGD keeps a sample's clean input when no step lowers its margin,
+        // so it can only lower the accuracy; at ε = 0.3 it is still high.
+        let (clean, pgd) = (
+            v["test_accuracy"].as_f64().unwrap(),
+            v["robust_accuracy"].as_f64().unwrap(),
+        );
+        assert!(pgd <= clean && pgd > 0.8, "{loss}: {pgd} vs {clean}");
+        assert!((0.0..=1.0).contains(&v["fgsm_accuracy"].as_f64().unwrap()));
+    }
+}
+
+#[test]
 fn relu_pricing_adds_patterns_and_lowers_the_objective() {
     let run = |extra: &[&str]| {
         let mut args = vec!["relu", "--data", "wine:0v1", "--tol", "1e-3", "--json"];

@@ -51,7 +51,12 @@ pub struct Args {
     /// Loss.
     #[arg(long, value_enum, default_value_t = LossArg::Squared)]
     loss: LossArg,
-    /// Adversarial training radius (ℓ∞) [not available yet].
+    /// Adversarial training radius ε (ℓ∞, in the units of the features):
+    /// solve the robust convex program (hinge or squared loss) and report
+    /// the accuracy under a 20-step PGD attack at ε. With --bias the
+    /// constant feature is not perturbed and the all-active pattern (a
+    /// linear neuron) is included; without a bias the robust cones of
+    /// centred data often hold only zero.
     #[arg(long)]
     adversarial: Option<f64>,
     /// ADMM penalty ρ (default c·‖X‖_F/6, c = 1, 1/4, 1/2 for squared, bce, hinge).
@@ -252,8 +257,23 @@ fn accuracy(net: &TwoLayerNet, d: &Data) -> f64 {
 
 pub fn run(args: &Args) -> Result<(), Failure> {
     let loss = args.loss.loss();
-    if args.adversarial.is_some() {
-        return Err(Failure::Solver("--adversarial: not available yet".into()));
+    if let Some(eps) = args.adversarial {
+        if !(eps.is_finite() && (0.0..=1e6).contains(&eps)) {
+            return Err(Failure::BadInput(format!(
+                "--adversarial: the radius must be finite and in [0, 1e6], got {eps}"
+            )));
+        }
+        if loss == Loss::Logistic {
+            return Err(Failure::BadInput(
+                "--adversarial: the robust program has the hinge and squared losses (use --loss hinge or squared)".into(),
+            ));
+        }
+        if args.pricing > 0 {
+            return Err(Failure::BadInput(
+                "--pricing: pattern pricing is for the clean program, not with --adversarial"
+                    .into(),
+            ));
+        }
     }
     let (name, spec) = match args.data.split_once(':') {
         Some((a, b)) => (a, Some(b)),
@@ -309,6 +329,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 .map_err(|e| Failure::BadInput(format!("--gates {}: {e}", path.display())))?;
             Patterns::from_generators(train.x.as_ref(), h.as_ref())
                 .map_err(|e| input(e, "--gates"))?
+        }
+        None if args.adversarial.is_some() && args.bias => {
+            // The all-active pattern (generator e_bias) first: a linear neuron.
+            let d = train.x.ncols();
+            let e_bias = Mat::from_fn(d, 1, |i, _| if i + 1 == d { 1.0 } else { 0.0 });
+            Patterns::sample_with(train.x.as_ref(), e_bias.as_ref(), args.patterns, args.seed)
+                .map_err(|e| input(e, "--patterns"))?
         }
         None => Patterns::sample(train.x.as_ref(), args.patterns, args.seed)
             .map_err(|e| input(e, "--patterns"))?,
@@ -379,7 +406,40 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         };
         Failure::BadInput(format!("{flag}: {e}"))
     })?;
-    let (rep, n_patterns, worst_violation) = if args.pricing > 0 {
+    let fixed: Vec<usize> = if args.bias {
+        vec![train.x.ncols() - 1]
+    } else {
+        Vec::new()
+    };
+    let (rep, n_patterns, worst_violation) = if let Some(eps) = args.adversarial {
+        let robust = relu_convex_admm::RobustProgram::new(program, eps)
+            .and_then(|p| p.with_fixed_columns(&fixed))
+            .map_err(|e| input(e, "--adversarial"))?;
+        let r = relu_convex_admm::admm_robust(&robust, &params, |_| Control::Continue)
+            .map_err(&input_named)?;
+        // The same fields as the clean report (the u-system is solved
+        // spectrally; `u_solver` is not printed).
+        let rep = relu_convex_admm::AdmmReport {
+            v: r.v,
+            w: r.w,
+            objective: r.objective,
+            dual_bound: r.dual_bound,
+            gap_bound: r.gap_bound,
+            primal_residual: r.primal_residual,
+            dual_residual: r.dual_residual,
+            cone_violation: r.cone_violation,
+            loss,
+            rho: r.rho,
+            u_solver: relu_convex_admm::USolver::Auto,
+            iterations: r.iterations,
+            converged: r.converged,
+            termination: r.termination,
+            history: r.history,
+            elapsed: r.elapsed,
+            work: r.work,
+        };
+        (rep, masks.ncols(), None)
+    } else if args.pricing > 0 {
         let priced =
             relu_convex_admm::admm_priced(&program, &params, &pricing, |_| Control::Continue)
                 .map_err(&input_named)?;
@@ -393,6 +453,27 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         .map_err(|e| Failure::Solver(format!("recovering the network: {e}")))?;
     let train_acc = accuracy(&net, &train);
     let test_acc = test.as_ref().map(|t| accuracy(&net, t));
+    // Robust accuracy: PGD (20 steps) at ε on the test set, or on the
+    // training set when there is none; FGSM alongside.
+    let robust = match args.adversarial {
+        Some(eps) => {
+            let on = test.as_ref().unwrap_or(&train);
+            let y = Col::from_fn(on.y.len(), |i| on.y[i]);
+            let attack = relu_convex_admm::PgdParams::new(eps).fixed_columns(&fixed);
+            let pgd = relu_convex_admm::robust_accuracy(&net, on.x.as_ref(), &y, &attack)
+                .map_err(|e| input(e, "--adversarial"))?;
+            let fg = relu_convex_admm::fgsm(&net, on.x.as_ref(), &y, eps, &fixed)
+                .map_err(|e| input(e, "--adversarial"))?;
+            let fgsm = net.accuracy(fg.as_ref(), &y);
+            Some((
+                eps,
+                pgd,
+                fgsm,
+                if test.is_some() { "test" } else { "train" },
+            ))
+        }
+        None => None,
+    };
     if args.json {
         let history: Vec<_> = rep
             .history
@@ -422,7 +503,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "pricing_worst_violation": worst_violation,
             "beta": beta,
             "rho": rep.rho,
-            "robust_accuracy": null,
+            "robust_accuracy": robust.map(|r| r.1),
+            "fgsm_accuracy": robust.map(|r| r.2),
+            "robust_accuracy_on": robust.map(|r| r.3),
+            "adversarial_eps": robust.map(|r| r.0),
             "converged": rep.converged,
             "termination": rep.termination.as_str(),
             "history": history,
@@ -456,6 +540,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         println!("train accuracy    {:.2} %", 100.0 * train_acc);
         if let Some(a) = test_acc {
             println!("test accuracy     {:.2} %", 100.0 * a);
+        }
+        if let Some((eps, pgd, fg, on)) = robust {
+            println!(
+                "robust accuracy   {:.2} % under PGD, {:.2} % under FGSM (ε = {eps}, {on} set)",
+                100.0 * pgd,
+                100.0 * fg
+            );
         }
         println!(
             "time              {:.1} ms",
