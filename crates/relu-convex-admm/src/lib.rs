@@ -20,6 +20,8 @@
 //!   constraint;
 //! - [`attack`]: FGSM and PGD on the recovered network, robust accuracy,
 //!   and PGD adversarial training's objective for the nonconvex baseline;
+//! - [`scp`]: the sampled convex program's scenario bound and an a-posteriori
+//!   check with fresh patterns;
 //! - [`robust`]: convex adversarial training (the program robust to `ℓ∞`
 //!   perturbations, its ADMM and certificate).
 //!
@@ -50,6 +52,7 @@ pub mod patterns;
 pub mod pricing;
 pub mod program;
 pub mod robust;
+pub mod scp;
 pub mod usolve;
 
 pub use admm::{AdmmParams, AdmmRecord, AdmmReport, admm};
