@@ -41,7 +41,11 @@ fn split(name: &str) -> (Mat<f64>, Col<f64>, Mat<f64>, Col<f64>) {
     let (ytr, yte) = (tr.signed_labels().unwrap(), te.signed_labels().unwrap());
     let bias = |m: &Mat<f64>| {
         Mat::from_fn(m.nrows(), m.ncols() + 1, |i, j| {
-            if j < m.ncols() { m[(i, j)] } else { 1.0 }
+            if j < m.ncols() {
+                m[(i, j)]
+            } else {
+                knob("BIAS", 1.0)
+            }
         })
     };
     (bias(&tr.features), ytr, bias(&te.features), yte)

@@ -28,8 +28,8 @@
 //! **Status (issue "relu-convex-admm"):** the ADMM for the three losses
 //! (Woodbury or dense u-solver) with certificates, pattern pricing, weight
 //! recovery, the nonconvex objective for an Adam baseline, the CVXPY
-//! fixtures and `optlab relu`; sampled convex programs and adversarial
-//! training are still to come.
+//! fixtures and `optlab relu`; sampled-convex-program bounds; convex
+//! adversarial training with attacks and a PGD-AT baseline.
 //!
 //! ```
 //! use linalg_core::faer::Mat;

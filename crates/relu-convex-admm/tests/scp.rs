@@ -30,6 +30,8 @@ fn scenario_size_is_the_smallest_n_with_a_small_binomial_tail() {
         // Within the familiar sufficient size (2/ε)(k − 1 + ln(1/ξ)).
         assert!((n as f64) <= 2.0 / eps * (k as f64 - 1.0 + (1.0 / xi).ln()));
     }
+    // The README's figure: breast cancer's 426 training samples.
+    println!("breast cancer: {}", scenario_size(426, 0.05, 1e-6).unwrap());
     assert!(scenario_size(0, 0.1, 0.1).is_err());
     assert!(scenario_size(5, 1.0, 0.1).is_err());
     assert!(scenario_size(5, 0.1, f64::NAN).is_err());
