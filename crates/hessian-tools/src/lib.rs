@@ -4,16 +4,19 @@
 //!
 //! Paper: Levent Sagun, Utku Evci, V. Ugur Guney, Yann Dauphin, Leon Bottou. Empirical Analysis of the Hessian of Over-Parametrized Neural Networks. ICLR 2018 workshop. arXiv:1706.04454.
 //!
-//! **Status:** scaffold. This crate will hold Hessian-vector and Gauss-Newton operators, Lanczos extremes, stochastic Lanczos quadrature spectral densities, Hutchinson trace and bulk/outlier analysis. Its error type and the
-//! shared solver vocabulary are in place so the umbrella crate and the
-//! command-line tool can already name it.
+//! **Status:** in progress. Landed: stochastic trace estimation
+//! (Hutchinson, Hutch++, XTrace, with standard errors) over any symmetric
+//! operator ([`trace`]). To come: the MLP with exact Hessian-, Gauss–Newton-
+//! and Fisher-vector products, Lanczos extremes, stochastic Lanczos
+//! quadrature densities, diagonal estimators, bulk/outlier analysis, the
+//! Sagun, Wu–Su and neural-collapse analyses and `optlab spectrum`.
 
 #![warn(missing_docs)]
 
-// Scaffold boilerplate (the same in the three crates still to be built):
-// replaced by the crate's own error, papers and tests when it is written.
+pub mod trace;
 
 pub use linalg_core::{Control, Termination};
+pub use trace::{Probe, TraceEstimate, TraceMethod, TraceParams, trace};
 
 /// Errors of `hessian-tools`.
 #[derive(Debug, thiserror::Error)]
