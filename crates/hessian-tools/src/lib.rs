@@ -33,6 +33,26 @@ pub enum Error {
     Param(#[from] linalg_core::ParamError),
 }
 
+// `is_input_error` and `param_name` have the same shape in every crate's
+// `Error` (docs/architecture.md §3).
+impl Error {
+    /// Whether the caller is at fault (parameters, sizes, data).
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            Error::Core(e) => e.is_input_error(),
+            Error::Param(_) => true,
+        }
+    }
+
+    /// The name of the rejected parameter, if this is a parameter error.
+    pub fn param_name(&self) -> Option<&'static str> {
+        match self {
+            Error::Param(p) => Some(p.name),
+            Error::Core(e) => e.param_name(),
+        }
+    }
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -101,7 +101,11 @@ fn estimators_are_exact_where_they_must_be() {
 #[test]
 fn bad_budgets_and_shapes_are_refused() {
     let a = Mat::<f64>::identity(5, 5);
-    assert!(trace(&a, &TraceParams::new(TraceMethod::XTrace, 7)).is_err());
+    let e = trace(&a, &TraceParams::new(TraceMethod::XTrace, 7)).unwrap_err();
+    assert!(
+        e.is_input_error() && e.param_name() == Some("matvecs"),
+        "{e}"
+    );
     assert!(trace(&a, &TraceParams::new(TraceMethod::XTrace, 2)).is_err());
     assert!(trace(&a, &TraceParams::new(TraceMethod::Hutchinson, 1)).is_err());
     assert!(
