@@ -164,9 +164,10 @@ impl RobustProgram {
     }
 
     /// The robust objective `Σₖ φₖ(zₖ) + β Σᵢ(‖vᵢ‖ + ‖wᵢ‖)` of `(v, w)`
-    /// (`d × P` each, finite).
+    /// (`d × P` each, finite; `β ≥ 0` finite).
     pub fn objective(&self, v: MatRef<'_, f64>, w: MatRef<'_, f64>, beta: f64) -> Result<f64> {
         self.check(v, w)?;
+        linalg_core::param::nonnegative("beta", beta)?;
         let z = self.z_of(v, w);
         let mut row = vec![0.0; z.ncols()];
         let mut total = ConvexProgram::penalty(v, w, beta);
@@ -268,12 +269,25 @@ fn l1_threshold(a: &[f64], c: &[f64], r: f64) -> (f64, usize) {
 /// derivative `Σ(τ − s⁰ₖ)₊ − θ(τ/ε)/ε` (θ the ball's soft-threshold) is
 /// increasing and piecewise linear: a safeguarded Newton root on
 /// `[0, ε‖t⁰‖₁,f]`.
-pub fn project_cone(s: &mut [f64], t: &mut [f64], eps: f64, pf: &[bool], buf: &mut Vec<f64>) {
+///
+/// Errors: `ε` negative or not finite, `pf` not as long as `t`, a
+/// non-finite entry in `s` or `t`.
+pub fn project_cone(
+    s: &mut [f64],
+    t: &mut [f64],
+    eps: f64,
+    pf: &[bool],
+    buf: &mut Vec<f64>,
+) -> Result<()> {
+    linalg_core::param::nonnegative("eps", eps)?;
+    linalg_core::param::dimension("perturbed (length)", t.len(), pf.len())?;
+    linalg_core::param::finite_slice("s", s)?;
+    linalg_core::param::finite_slice("t", t)?;
     if eps == 0.0 {
         for v in s.iter_mut() {
             *v = v.max(0.0);
         }
-        return;
+        return Ok(());
     }
     let l1: f64 = t
         .iter()
@@ -283,7 +297,7 @@ pub fn project_cone(s: &mut [f64], t: &mut [f64], eps: f64, pf: &[bool], buf: &m
         .sum();
     let smin = s.iter().copied().fold(f64::INFINITY, f64::min);
     if smin >= eps * l1 {
-        return;
+        return Ok(());
     }
     buf.clear();
     buf.extend(t.iter().zip(pf).filter(|(_, p)| **p).map(|(v, _)| v.abs()));
@@ -347,6 +361,7 @@ pub fn project_cone(s: &mut [f64], t: &mut [f64], eps: f64, pf: &[bool], buf: &m
             *v = v.signum() * (v.abs() - th).max(0.0);
         }
     }
+    Ok(())
 }
 
 /// Soft-threshold at `level` on the perturbed entries.
@@ -730,7 +745,7 @@ pub fn admm_robust(
             }
             s_in.copy_from_slice(&sbuf);
             t_in.copy_from_slice(&tbuf);
-            project_cone(&mut sbuf, &mut tbuf, eps, pf, &mut pbuf);
+            project_cone(&mut sbuf, &mut tbuf, eps, pf, &mut pbuf)?;
             for i in 0..n {
                 s[(i, j)] = sbuf[i];
                 lc[(i, j)] = s_in[i] - sbuf[i];

@@ -100,7 +100,7 @@ pub struct FreshViolations {
 
 /// Draws `samples` (1 to 10⁶) standard Gaussian gates from `seed` and
 /// counts those that violate the dual constraint at `λ` (length `n`,
-/// finite) and `β > 0` (module docs).
+/// finite) and `β > 0` on finite data `x` (module docs).
 pub fn fresh_violations(
     x: MatRef<'_, f64>,
     lambda: &Col<f64>,
@@ -113,6 +113,9 @@ pub fn fresh_violations(
     linalg_core::param::finite("lambda", lambda.as_ref())?;
     linalg_core::param::positive("beta", beta)?;
     linalg_core::param::in_range("samples", samples as f64, 1.0, 1e6)?;
+    for j in 0..d {
+        linalg_core::param::finite("x", x.col(j))?;
+    }
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut violating, mut worst) = (0, 0.0f64);
     let mut h = Col::<f64>::zeros(d);

@@ -160,6 +160,23 @@ fn stream(seed: u64) -> impl FnMut() -> f64 {
 }
 
 #[test]
+fn cone_projection_refuses_hostile_input() {
+    let mut buf = Vec::new();
+    let (mut s, mut t) = (vec![1.0, -2.0], vec![0.5, 3.0]);
+    for eps in [f64::NAN, -1.0, f64::INFINITY] {
+        assert!(project_cone(&mut s, &mut t, eps, &[true, true], &mut buf).is_err());
+    }
+    assert!(project_cone(&mut s, &mut t, 0.1, &[true], &mut buf).is_err());
+    let mut bad = vec![f64::NAN, 1.0];
+    assert!(project_cone(&mut bad, &mut t, 0.1, &[true, true], &mut buf).is_err());
+    assert_eq!(
+        (s, t),
+        (vec![1.0, -2.0], vec![0.5, 3.0]),
+        "inputs untouched on error"
+    );
+}
+
+#[test]
 fn cone_projection_is_the_nearest_point() {
     // Projection onto a closed convex set: feasible, and the variational
     // inequality ⟨x⁰ − P(x⁰), k − P(x⁰)⟩ ≤ 0 for every feasible k (random
@@ -173,7 +190,7 @@ fn cone_projection_is_the_nearest_point() {
         let s0: Vec<f64> = (0..n).map(|_| 2.0 * r()).collect();
         let t0: Vec<f64> = (0..d).map(|_| 3.0 * r()).collect();
         let (mut s, mut t) = (s0.clone(), t0.clone());
-        project_cone(&mut s, &mut t, eps, &pf, &mut buf);
+        project_cone(&mut s, &mut t, eps, &pf, &mut buf).unwrap();
         let l1 = |t: &[f64]| (0..d).filter(|&j| pf[j]).map(|j| t[j].abs()).sum::<f64>();
         let need = eps * l1(&t);
         assert!(

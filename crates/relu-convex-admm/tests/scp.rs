@@ -76,4 +76,8 @@ fn more_sampled_patterns_leave_fewer_improving_fresh_ones() {
         "{rates:?}"
     );
     assert!(fresh_violations(x.as_ref(), &Col::zeros(3), beta, 10, 0).is_err());
+    let mut xn = x.clone();
+    xn[(0, 0)] = f64::NAN;
+    let zeros = Col::zeros(x.nrows());
+    assert!(fresh_violations(xn.as_ref(), &zeros, beta, 10, 0).is_err());
 }
