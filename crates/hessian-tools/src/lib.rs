@@ -7,16 +7,19 @@
 //! **Status:** in progress. Landed: stochastic trace estimation
 //! (Hutchinson, Hutch++, XTrace, with standard errors) over any symmetric
 //! operator ([`trace`]) and spectral densities by stochastic Lanczos
-//! quadrature ([`slq`](mod@slq)). To come: the MLP with exact Hessian-,
-//! Gauss–Newton- and Fisher-vector products, Lanczos extremes, diagonal
-//! estimators, bulk/outlier analysis, the
+//! quadrature ([`slq`](mod@slq)), extreme eigenvalues by Lanczos with
+//! Ritz residuals and PyHessian's deflated power iteration ([`eigs`]).
+//! To come: the MLP with exact Hessian-, Gauss–Newton- and Fisher-vector
+//! products, diagonal estimators, bulk/outlier analysis, the
 //! Sagun, Wu–Su and neural-collapse analyses and `optlab spectrum`.
 
 #![warn(missing_docs)]
 
+pub mod eigs;
 pub mod slq;
 pub mod trace;
 
+pub use eigs::{Extremes, Which, extremes, power_deflated};
 pub use linalg_core::{Control, Termination};
 pub use slq::{SlqParams, SpectralDensity, slq};
 pub use trace::{Probe, TraceEstimate, TraceMethod, TraceParams, trace};
