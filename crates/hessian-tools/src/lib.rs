@@ -22,7 +22,10 @@ pub mod trace;
 pub use eigs::{Extremes, Which, extremes, power_deflated};
 pub use linalg_core::{Control, Termination};
 pub use slq::{SlqParams, SpectralDensity, slq};
-pub use trace::{Probe, TraceEstimate, TraceMethod, TraceParams, trace};
+pub use trace::{
+    DiagonalEstimate, Probe, TraceEstimate, TraceMethod, TraceParams, diagonal, frobenius_squared,
+    trace,
+};
 
 /// Errors of `hessian-tools`.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
 //! Stochastic trace estimation over any symmetric [`LinOp`], each estimate
-//! with its standard error.
+//! with its standard error; Hutchinson's diagonal and Frobenius-norm
+//! estimators ([`diagonal`], [`frobenius_squared`]).
 //!
 //! - **Hutchinson**: `tr A ≈ (1/m)Σ zᵢᵀAzᵢ`, `m` probes (Rademacher or
 //!   Gaussian); the standard error is the samples' `sd/√m`.
@@ -246,4 +247,83 @@ pub fn trace(op: &impl LinOp<f64>, params: &TraceParams) -> Result<TraceEstimate
         .into());
     }
     Ok(est)
+}
+
+/// A diagonal estimate with per-entry standard errors.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct DiagonalEstimate {
+    /// The estimate of `diag A`.
+    pub values: Vec<f64>,
+    /// Per-entry standard errors of the probe means.
+    pub stderr: Vec<f64>,
+    /// Products with `A` used.
+    pub matvecs: usize,
+}
+
+/// Hutchinson's diagonal estimator (Bekas, Kokiopoulou, Saad 2007):
+/// `diag A ≈ (Σ zᵢ ∘ Azᵢ) ⊘ (Σ zᵢ ∘ zᵢ)` over `matvecs ≥ 2` probes (exact
+/// for a diagonal `A` with Rademacher probes, where `zᵢ ∘ zᵢ = 1`).
+pub fn diagonal(
+    op: &impl LinOp<f64>,
+    matvecs: usize,
+    probe: Probe,
+    seed: u64,
+) -> Result<DiagonalEstimate> {
+    linalg_core::param::in_range("matvecs", matvecs as f64, 2.0, 1e6)?;
+    let n = linalg_core::op::check_square(op, "diagonal")?;
+    linalg_core::param::at_least("operator size", n, 1)?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let z = probes(n, matvecs, probe, &mut rng);
+    let az = apply(op, z.as_ref());
+    for j in 0..matvecs {
+        linalg_core::op::check_finite("diagonal: operator output", az.col(j))?;
+    }
+    let mut values = Vec::with_capacity(n);
+    let mut stderr = Vec::with_capacity(n);
+    for i in 0..n {
+        let (mut num, mut den) = (0.0, 0.0);
+        let samples: Vec<f64> = (0..matvecs).map(|j| z[(i, j)] * az[(i, j)]).collect();
+        for j in 0..matvecs {
+            num += samples[j];
+            den += z[(i, j)] * z[(i, j)];
+        }
+        values.push(num / den);
+        stderr.push(mean_stderr(&samples).1);
+    }
+    Ok(DiagonalEstimate {
+        values,
+        stderr,
+        matvecs,
+    })
+}
+
+/// `‖A‖_F² = tr(AᵀA) ≈ (1/m)Σ‖Azᵢ‖²` over `matvecs ≥ 2` probes, with its
+/// standard error.
+pub fn frobenius_squared(
+    op: &impl LinOp<f64>,
+    matvecs: usize,
+    probe: Probe,
+    seed: u64,
+) -> Result<TraceEstimate> {
+    linalg_core::param::in_range("matvecs", matvecs as f64, 2.0, 1e6)?;
+    let n = linalg_core::op::check_square(op, "Frobenius norm")?;
+    linalg_core::param::at_least("operator size", n, 1)?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let z = probes(n, matvecs, probe, &mut rng);
+    let az = apply(op, z.as_ref());
+    let samples: Vec<f64> = (0..matvecs).map(|j| az.col(j).squared_norm_l2()).collect();
+    let (value, stderr) = mean_stderr(&samples);
+    if !value.is_finite() {
+        return Err(linalg_core::Error::NonFinite {
+            context: "Frobenius estimate",
+            index: 0,
+        }
+        .into());
+    }
+    Ok(TraceEstimate {
+        value,
+        stderr,
+        matvecs,
+    })
 }

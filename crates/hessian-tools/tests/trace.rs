@@ -2,7 +2,7 @@
 //! seeded Haar-like rotation from the QR of a Gaussian matrix): the exact
 //! trace is `Σλ`, independent of the estimators.
 
-use hessian_tools::{Probe, TraceMethod, TraceParams, trace};
+use hessian_tools::{Probe, TraceMethod, TraceParams, diagonal, frobenius_squared, trace};
 use linalg_core::faer::Mat;
 use rand::{SeedableRng, rngs::StdRng};
 use rand_distr::{Distribution, StandardNormal};
@@ -118,4 +118,43 @@ fn bad_budgets_and_shapes_are_refused() {
     let mut nan = Mat::<f64>::identity(5, 5);
     nan[(1, 1)] = f64::NAN;
     assert!(trace(&nan, &TraceParams::new(TraceMethod::Hutchinson, 4)).is_err());
+}
+
+#[test]
+fn diagonal_and_frobenius_estimators_against_exact_values() {
+    let n = 200;
+    let lambda: Vec<f64> = (0..n).map(|j| 0.95f64.powi(j as i32)).collect();
+    let a = with_spectrum(&lambda, 9);
+    // Frobenius: ‖A‖_F² = Σλ²; the estimate lies within 3 standard errors.
+    let fro: f64 = lambda.iter().map(|l| l * l).sum();
+    for probe in [Probe::Rademacher, Probe::Gaussian] {
+        let e = frobenius_squared(&a, 200, probe, 3).unwrap();
+        assert!(
+            (e.value - fro).abs() <= 3.0 * e.stderr,
+            "{probe:?}: {} vs {fro} ± {}",
+            e.value,
+            e.stderr
+        );
+    }
+    // Diagonal: the error shrinks like 1/√m (×4 probes → about half).
+    let err = |m: usize| {
+        let d = diagonal(&a, m, Probe::Rademacher, 1).unwrap();
+        (0..n)
+            .map(|i| (d.values[i] - a[(i, i)]).powi(2))
+            .sum::<f64>()
+            .sqrt()
+    };
+    let (e1, e4) = (err(100), err(400));
+    println!("diagonal error: {e1:.3e} at 100 probes, {e4:.3e} at 400");
+    assert!(e4 < 0.7 * e1, "{e1} {e4}");
+    // Exact on a diagonal matrix with Rademacher probes.
+    let dm = Mat::from_fn(n, n, |i, j| if i == j { lambda[i] } else { 0.0 });
+    let d = diagonal(&dm, 3, Probe::Rademacher, 0).unwrap();
+    assert!((0..n).all(|i| (d.values[i] - lambda[i]).abs() < 1e-15));
+    assert!(diagonal(&dm, 1, Probe::Rademacher, 0).is_err());
+    let mut nan = dm.clone();
+    nan[(5, 5)] = f64::NAN;
+    assert!(diagonal(&nan, 4, Probe::Rademacher, 0).is_err());
+    assert!(frobenius_squared(&nan, 4, Probe::Rademacher, 0).is_err());
+    assert!(frobenius_squared(&Mat::<f64>::zeros(2, 3), 4, Probe::Gaussian, 0).is_err());
 }
