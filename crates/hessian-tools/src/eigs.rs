@@ -58,16 +58,10 @@ pub fn extremes(
     seed: u64,
 ) -> Result<Extremes> {
     let n = linalg_core::op::check_square(op, "extremes")?;
-    linalg_core::param::at_least("k", k, 1)?;
-    if k > n {
-        return Err(linalg_core::ParamError::new(
-            "k",
-            format!("{k} eigenvalues of a {n} × {n} operator"),
-        )
-        .into());
-    }
+    crate::check_k(k, n)?;
     linalg_core::param::in_range("steps", steps as f64, k as f64, 1e5)?;
     let steps = steps.min(n);
+    crate::check_block("steps", n, steps)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let start = Col::<f64>::from_fn(n, |_| StandardNormal.sample(&mut rng));
     let res = lanczos(op, start.as_ref(), steps, Reorthogonalization::Full)?;
@@ -106,16 +100,10 @@ pub fn power_deflated(
     seed: u64,
 ) -> Result<(Vec<f64>, usize)> {
     let n = linalg_core::op::check_square(op, "power iteration")?;
-    linalg_core::param::at_least("k", k, 1)?;
-    if k > n {
-        return Err(linalg_core::ParamError::new(
-            "k",
-            format!("{k} eigenvalues of a {n} × {n} operator"),
-        )
-        .into());
-    }
+    crate::check_k(k, n)?;
     linalg_core::param::in_range("max_iters", max_iters as f64, 1.0, 1e6)?;
     linalg_core::param::positive("tol", tol)?;
+    crate::check_block("k", n, k)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut found: Vec<Col<f64>> = Vec::new();
     let mut values = Vec::new();

@@ -59,6 +59,37 @@ impl Error {
     }
 }
 
+/// The most numbers one estimator's `n × m` block (probes, Lanczos basis,
+/// deflation vectors) may hold: 10⁸ (0.8 GB).
+pub const MAX_BLOCK: usize = 100_000_000;
+
+/// Refuses an `n × m` block beyond [`MAX_BLOCK`] before it is allocated,
+/// naming `param` (the count the caller chose).
+pub(crate) fn check_block(param: &'static str, n: usize, m: usize) -> Result<()> {
+    let cells = n.saturating_mul(m);
+    if cells > MAX_BLOCK {
+        return Err(linalg_core::ParamError::new(
+            param,
+            format!("{m} × an operator of size {n} = {cells} numbers exceeds {MAX_BLOCK}"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Refuses `k = 0` and `k > n` (eigenvalues of an `n × n` operator).
+pub(crate) fn check_k(k: usize, n: usize) -> Result<()> {
+    linalg_core::param::at_least("k", k, 1)?;
+    if k > n {
+        return Err(linalg_core::ParamError::new(
+            "k",
+            format!("{k} eigenvalues of a {n} × {n} operator"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

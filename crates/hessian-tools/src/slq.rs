@@ -137,6 +137,7 @@ pub fn slq(op: &impl LinOp<f64>, params: &SlqParams) -> Result<SpectralDensity> 
     let (mut nodes, mut weights, mut offsets) = (Vec::new(), Vec::new(), vec![0]);
     let mut matvecs = 0;
     let steps = params.steps.min(n);
+    crate::check_block("steps", n, steps)?;
     for _ in 0..params.probes {
         let v = Col::from_fn(n, |_| if rng.random::<bool>() { 1.0 } else { -1.0 });
         let res = lanczos(op, v.as_ref(), steps, Reorthogonalization::Full)?;

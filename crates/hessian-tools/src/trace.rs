@@ -169,6 +169,7 @@ pub fn trace(op: &impl LinOp<f64>, params: &TraceParams) -> Result<TraceEstimate
     params.validate()?;
     let n = linalg_core::op::check_square(op, "trace")?;
     linalg_core::param::at_least("operator size", n, 1)?;
+    crate::check_block("matvecs", n, params.matvecs)?;
     let mut rng = StdRng::seed_from_u64(params.seed);
     let m = params.matvecs;
     let est = match params.method {
@@ -273,6 +274,7 @@ pub fn diagonal(
     linalg_core::param::in_range("matvecs", matvecs as f64, 2.0, 1e6)?;
     let n = linalg_core::op::check_square(op, "diagonal")?;
     linalg_core::param::at_least("operator size", n, 1)?;
+    crate::check_block("matvecs", n, matvecs)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let z = probes(n, matvecs, probe, &mut rng);
     let az = apply(op, z.as_ref());
@@ -309,6 +311,7 @@ pub fn frobenius_squared(
     linalg_core::param::in_range("matvecs", matvecs as f64, 2.0, 1e6)?;
     let n = linalg_core::op::check_square(op, "Frobenius norm")?;
     linalg_core::param::at_least("operator size", n, 1)?;
+    crate::check_block("matvecs", n, matvecs)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let z = probes(n, matvecs, probe, &mut rng);
     let az = apply(op, z.as_ref());

@@ -158,3 +158,44 @@ fn diagonal_and_frobenius_estimators_against_exact_values() {
     assert!(frobenius_squared(&nan, 4, Probe::Rademacher, 0).is_err());
     assert!(frobenius_squared(&Mat::<f64>::zeros(2, 3), 4, Probe::Gaussian, 0).is_err());
 }
+
+#[test]
+fn tiny_operators_and_oversized_budgets() {
+    // n = 1 and 2: every method still returns the exact trace (the sketch
+    // spans the space) or a refusal, never a panic.
+    for n in [1usize, 2] {
+        let a = Mat::from_fn(n, n, |i, j| if i == j { (i + 2) as f64 } else { 0.0 });
+        let exact: f64 = (0..n).map(|i| (i + 2) as f64).sum();
+        for method in [
+            TraceMethod::Hutchinson,
+            TraceMethod::HutchPlusPlus,
+            TraceMethod::XTrace,
+        ] {
+            let e = trace(&a, &TraceParams::new(method, 4)).unwrap();
+            assert!(
+                (e.value - exact).abs() < 1e-12,
+                "{method:?} n = {n}: {}",
+                e.value
+            );
+        }
+    }
+    // A budget whose probe block would need ~8 TB is refused before allocating.
+    let big = linalg_core::op::SliceOp::new(1_000_000, |out: &mut [f64], x: &[f64]| {
+        out.copy_from_slice(x)
+    });
+    let e = trace(&big, &TraceParams::new(TraceMethod::Hutchinson, 1_000_000)).unwrap_err();
+    assert_eq!(e.param_name(), Some("matvecs"), "{e}");
+    let e = hessian_tools::extremes(&big, 10, hessian_tools::Which::LargestAlgebraic, 1000, 0)
+        .unwrap_err();
+    assert_eq!(e.param_name(), Some("steps"), "{e}");
+    let slq = hessian_tools::SlqParams {
+        steps: 1000,
+        ..Default::default()
+    };
+    assert_eq!(
+        hessian_tools::slq(&big, &slq).unwrap_err().param_name(),
+        Some("steps")
+    );
+    let e = hessian_tools::power_deflated(&big, 1000, 10, 1e-3, 0).unwrap_err();
+    assert_eq!(e.param_name(), Some("k"), "{e}");
+}
