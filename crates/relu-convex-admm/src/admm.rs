@@ -246,6 +246,19 @@ pub struct AdmmReport {
     pub work: Work,
 }
 
+/// Residual balancing's factor for `ρ` (Boyd et al. §3.4.1, residuals
+/// relative to their tolerances): ×2 when the primal one exceeds 10× the
+/// dual one, ÷2 in the opposite case, else 1.
+pub(crate) fn balance_scale(primal: f64, dual: f64) -> f64 {
+    if primal > 10.0 * dual {
+        2.0
+    } else if dual > 10.0 * primal {
+        0.5
+    } else {
+        1.0
+    }
+}
+
 /// `Σₖ |a|²` over a `d × q` or `n × q` array.
 fn sq(a: &Mat<f64>) -> f64 {
     a.squared_norm_l2()
@@ -631,14 +644,7 @@ pub fn admm(
             // Balance the residuals relative to their own tolerances (the
             // primal one lives on 2(d + n)P entries, the dual on 2dP; raw
             // balancing drove ρ to ≈ 1 here, 10–100× slower than ρ = 10).
-            let (rp, rd) = (pres / eps_pri, dres / eps_dual);
-            let scale = if rp > 10.0 * rd {
-                2.0
-            } else if rd > 10.0 * rp {
-                0.5
-            } else {
-                1.0
-            };
+            let scale = balance_scale(pres / eps_pri, dres / eps_dual);
             if scale != 1.0 {
                 rho *= scale;
                 // Scaled duals are y/ρ (η is scaled by ρ_r, which stays).

@@ -73,6 +73,7 @@ fn check(
     fixed: &[usize],
 ) -> Result<Vec<bool>> {
     linalg_core::param::dimension("x (columns)", net.hidden.nrows(), x.ncols())?;
+    linalg_core::param::at_least("samples", x.nrows(), 1)?;
     linalg_core::param::dimension("y", x.nrows(), y.nrows())?;
     for j in 0..x.ncols() {
         linalg_core::param::finite("x", x.col(j))?;

@@ -53,7 +53,7 @@ use linalg_core::faer::linalg::matmul::matmul;
 use linalg_core::faer::{Accum, Mat, MatRef, Par, Side};
 use linalg_core::{Control, Recorder, Termination, Work};
 
-use crate::admm::{AdmmParams, AdmmRecord, MAX_CELLS, default_rho, par_for};
+use crate::admm::{AdmmParams, AdmmRecord, MAX_CELLS, balance_scale, default_rho, par_for};
 use crate::loss::Loss;
 use crate::program::{ConvexProgram, relative_gap};
 use crate::{Error, Result};
@@ -821,9 +821,9 @@ pub fn admm_robust(
         }
         pres = pres2.sqrt();
         dres = rho * dres2.sqrt();
-        let primal_scale = (2.0 * uu + sq(&xu) + sq(&mu))
+        let primal_scale = (2.0 * uu + xu.squared_norm_l2() + mu.squared_norm_l2())
             .sqrt()
-            .max((vv + sq(&s) + sq(&z)).sqrt());
+            .max((vv + s.squared_norm_l2() + z.squared_norm_l2()).sqrt());
         let eps_pri = ((4 * d * p + 2 * n * p + n * d) as f64).sqrt() * params.tol_abs
             + params.tol_rel * primal_scale;
         let eps_dual =
@@ -895,14 +895,7 @@ pub fn admm_robust(
         };
         termination = rec.record(record, converged);
         if termination.is_none() && params.adaptive_rho && k % 10 == 0 {
-            let (rp, rd) = (pres / eps_pri, dres / eps_dual);
-            let scale = if rp > 10.0 * rd {
-                2.0
-            } else if rd > 10.0 * rp {
-                0.5
-            } else {
-                1.0
-            };
+            let scale = balance_scale(pres / eps_pri, dres / eps_dual);
             if scale != 1.0 {
                 rho *= scale;
                 for m in [&mut la, &mut lb, &mut gtlc] {
@@ -933,8 +926,4 @@ pub fn admm_robust(
         elapsed,
         work,
     })
-}
-
-fn sq(a: &Mat<f64>) -> f64 {
-    a.squared_norm_l2()
 }
