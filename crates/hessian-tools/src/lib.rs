@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod eigs;
+pub mod mlp;
 pub mod slq;
 pub mod trace;
 
