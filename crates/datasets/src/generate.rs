@@ -62,6 +62,49 @@ pub fn gaussian_mixture(
     )
 }
 
+/// `n` samples of a `k`-cluster mixture in `dim` dimensions, the setup of
+/// the Hessian-outlier experiments (Sagun et al. 2017; the anchors'
+/// measurement): cluster centres uniform on the **unit** sphere, samples
+/// centre + N(0, `noise`²·I), labels balanced (sample `i` has class
+/// `i mod k`). `noise = 0.05` separates the clusters well; at 0.3 they
+/// overlap in 20 dimensions.
+pub fn cluster_mixture(n: usize, k: usize, dim: usize, noise: f64, seed: u64) -> Result<Dataset> {
+    positive("dim", dim)?;
+    linalg_core::param::at_least("k", k, 2)?;
+    linalg_core::param::at_least("n", n, k)?;
+    linalg_core::param::nonnegative("noise", noise)?;
+    linalg_core::param::finite_value("noise", noise)?;
+    if n.saturating_mul(dim) > 100_000_000 {
+        return Err(ParamError::new("n", format!("{n} × {dim} exceeds 10⁸ numbers")).into());
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let centres: Vec<Vec<f64>> = (0..k)
+        .map(|_| {
+            let v: Vec<f64> = (0..dim).map(|_| normal(&mut rng)).collect();
+            let norm = v
+                .iter()
+                .map(|x| x * x)
+                .sum::<f64>()
+                .sqrt()
+                .max(f64::MIN_POSITIVE);
+            v.iter().map(|x| x / norm).collect()
+        })
+        .collect();
+    let labels: Vec<usize> = (0..n).map(|i| i % k).collect();
+    let mut x = Mat::zeros(n, dim);
+    for i in 0..n {
+        for j in 0..dim {
+            x[(i, j)] = centres[labels[i]][j] + noise * normal(&mut rng);
+        }
+    }
+    Dataset::new(
+        format!("cluster_mixture(k={k}, dim={dim}, noise={noise})"),
+        x,
+        labels,
+        (0..k).map(|c| format!("cluster_{c}")).collect(),
+    )
+}
+
 /// A random symmetric positive definite matrix `Q diag(spectrum) Qᵀ` with `Q`
 /// Haar-distributed orthogonal (QR of a Gaussian matrix, signs fixed). Every
 /// eigenvalue must be positive and finite.

@@ -15,18 +15,25 @@
 
 #![warn(missing_docs)]
 
+pub mod dense;
 pub mod eigs;
 pub mod mlp;
 pub mod slq;
 pub mod trace;
+pub mod train;
 
+pub use dense::{
+    BulkOutliers, HessianSplit, assemble, bulk_outliers, eigenvalues, gap_ratio, hessian_split,
+};
 pub use eigs::{Extremes, Which, extremes, power_deflated};
 pub use linalg_core::{Control, Termination};
+pub use mlp::{Activation, Curvature, CurvatureKind, Loss, Mlp, MlpLoss};
 pub use slq::{SlqParams, SpectralDensity, slq};
 pub use trace::{
     DiagonalEstimate, Probe, TraceEstimate, TraceMethod, TraceParams, diagonal, frobenius_squared,
     trace,
 };
+pub use train::{TrainParams, TrainRecord, TrainReport, Trainer, train};
 
 /// Errors of `hessian-tools`.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,77 @@
+//! Sagun et al. (2017) reproduced on the setup of the anchors' measurement:
+//! MLP d–h–h–k, tanh, MSE on one-hot targets, N = 1 000 samples of a
+//! k-cluster mixture in 20 dimensions (unit-norm centres, noise 0.05), 300
+//! steps of gradient descent with η = 0.5. The Hessian then has k² outliers
+//! (k outputs × k class means) above a bulk at zero: λ_{k²}/λ_{k²+1} ≥ 10
+//! for k = 3 and 5 and widths 30 and 50, and no such gap (≤ 3) when the
+//! clusters overlap (noise 0.3).
+
+use hessian_tools::{
+    Activation, CurvatureKind, Loss, Mlp, MlpLoss, TrainParams, Which, extremes, gap_ratio,
+    hessian_split, train,
+};
+use linalg_core::Control;
+use linalg_core::faer::Col;
+
+fn trained(k: usize, width: usize, noise: f64, loss: Loss, seed: u64) -> (MlpLoss, Col<f64>) {
+    let data = datasets::generate::cluster_mixture(1000, k, 20, noise, seed).unwrap();
+    let mlp = Mlp::new(&[20, width, width, k], Activation::Tanh, true).unwrap();
+    let obj =
+        MlpLoss::classification(mlp.clone(), loss, data.features.as_ref(), &data.labels).unwrap();
+    let mut theta = mlp.init(seed + 1);
+    let params = TrainParams::default().lr(0.5).epochs(300).record_every(300);
+    let rep = train(&obj, &mut theta, &params, |_| Control::Continue).unwrap();
+    assert!(!rep.diverged);
+    (obj, theta)
+}
+
+/// λ_{k²}/λ_{k²+1} from Lanczos (top k² + 5, residuals checked).
+fn lanczos_ratio(obj: &MlpLoss, theta: &Col<f64>, k: usize) -> f64 {
+    let h = obj
+        .curvature(theta.as_ref(), CurvatureKind::Hessian)
+        .unwrap();
+    let top = extremes(&h, k * k + 5, Which::LargestAlgebraic, 200, 7).unwrap();
+    for (v, r) in top.values.iter().zip(&top.residuals).take(k * k + 1) {
+        assert!(
+            *r <= 1e-6 * top.values[0].abs(),
+            "Ritz value {v} has residual {r}"
+        );
+    }
+    gap_ratio(&top.values, k * k).unwrap()
+}
+
+#[test]
+fn exact_spectrum_of_the_k5_width30_net_has_25_outliers() {
+    let (obj, theta) = trained(5, 30, 0.05, Loss::Mse, 1);
+    assert_eq!(obj.mlp().n_params(), 1715);
+    let split = hessian_split(&obj, theta.as_ref(), true).unwrap();
+    let r = gap_ratio(&split.hessian, 25).unwrap();
+    let others: f64 = (1..40)
+        .filter(|&i| i != 25)
+        .map(|i| gap_ratio(&split.hessian, i).unwrap())
+        .fold(0.0, f64::max);
+    println!(
+        "k=5 h=30 exact: λ25/λ26 = {r:.1}, other top gaps ≤ {others:.2}, {:.2} s, asymmetry {:.1e}, top G {:.4} vs H {:.4}",
+        split.seconds, split.asymmetry, split.gauss_newton[0], split.hessian[0]
+    );
+    assert!(r >= 10.0, "λ25/λ26 = {r}");
+    assert!(split.asymmetry <= 1e-12);
+}
+
+#[test]
+fn outliers_count_k_squared_across_k_and_width() {
+    for (k, width) in [(3, 30), (3, 50), (5, 50)] {
+        let (obj, theta) = trained(k, width, 0.05, Loss::Mse, 2);
+        let r = lanczos_ratio(&obj, &theta, k);
+        println!("k={k} h={width}: λ{}/λ{} = {r:.1}", k * k, k * k + 1);
+        assert!(r >= 10.0, "k={k} h={width}: {r}");
+    }
+}
+
+#[test]
+fn overlapping_clusters_have_no_outlier_gap() {
+    let (obj, theta) = trained(5, 30, 0.3, Loss::Mse, 3);
+    let r = lanczos_ratio(&obj, &theta, 5);
+    println!("k=5 h=30 noise 0.3: λ25/λ26 = {r:.2}");
+    assert!(r <= 3.0, "{r}");
+}
