@@ -25,7 +25,7 @@ pub mod train;
 pub use dense::{
     BulkOutliers, HessianSplit, assemble, bulk_outliers, eigenvalues, gap_ratio, hessian_split,
 };
-pub use eigs::{Extremes, Which, extremes, power_deflated};
+pub use eigs::{EigParams, Extremes, PowerParams, Which, extremes, power_deflated};
 pub use linalg_core::{Control, Termination};
 pub use mlp::{Activation, Curvature, CurvatureKind, Loss, Mlp, MlpLoss};
 pub use slq::{SlqParams, SpectralDensity, slq};
