@@ -15,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+pub mod collapse;
 pub mod dense;
 pub mod eigs;
 pub mod mlp;
