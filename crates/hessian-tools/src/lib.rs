@@ -20,6 +20,7 @@ pub mod dense;
 pub mod eigs;
 pub mod mlp;
 pub mod slq;
+pub mod stability;
 pub mod trace;
 pub mod train;
 
