@@ -19,6 +19,8 @@ pub mod collapse;
 pub mod dense;
 pub mod eigs;
 pub mod mlp;
+#[cfg(feature = "plots")]
+pub mod plot;
 pub mod slq;
 pub mod stability;
 pub mod trace;

@@ -118,6 +118,21 @@ impl SpectralDensity {
         (var / p as f64).sqrt()
     }
 
+    /// The smoothed density's mass on `[lo, hi]`:
+    /// `Σ τⱼ (Φ((hi − θⱼ)/σ) − Φ((lo − θⱼ)/σ))`. Quadrature cannot resolve
+    /// intervals much narrower than the node spacing; `σ` is the
+    /// resolution to quote with it.
+    pub fn mass(&self, lo: f64, hi: f64) -> f64 {
+        let s = self.sigma;
+        self.nodes
+            .iter()
+            .zip(&self.weights)
+            .map(|(&th, &w)| {
+                w * (crate::mlp::normal_cdf((hi - th) / s) - crate::mlp::normal_cdf((lo - th) / s))
+            })
+            .sum()
+    }
+
     /// The smallest and largest node.
     pub fn range(&self) -> (f64, f64) {
         self.nodes

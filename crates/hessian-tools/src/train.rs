@@ -135,7 +135,7 @@ pub struct TrainReport {
     /// Whether the loss reached `loss_tol`.
     pub converged: bool,
     /// Whether the loss or the parameters became non-finite (an unstable
-    /// step size); the parameters are those of the last finite epoch.
+    /// step size); the parameters are then the last ones with a finite loss.
     pub diverged: bool,
     /// Why it stopped (`Breakdown` when it diverged).
     pub termination: Termination,
@@ -156,6 +156,8 @@ pub struct Trainer<'a> {
     params: TrainParams,
     velocity: Col<f64>,
     grad: Col<f64>,
+    /// The parameters before the last update (their loss was finite).
+    prev: Option<Col<f64>>,
     order: Vec<usize>,
     rng: StdRng,
     steps: usize,
@@ -173,6 +175,7 @@ impl<'a> Trainer<'a> {
             params,
             velocity: Col::zeros(p),
             grad: Col::zeros(p),
+            prev: None,
             order: (0..loss.n_samples()).collect(),
             rng: StdRng::seed_from_u64(params.seed),
             steps: 0,
@@ -205,8 +208,15 @@ impl<'a> Trainer<'a> {
                 .loss_and_gradient(theta.as_ref(), self.grad.as_mut())?,
         };
         self.work.gradient_evals += 1;
+        if !value.is_finite() || self.grad.iter().any(|g| !g.is_finite()) {
+            return Ok(false);
+        }
+        match &mut self.prev {
+            Some(p) => p.copy_from(&*theta),
+            None => self.prev = Some(theta.clone()),
+        }
         let (mu, lr) = (self.params.momentum, self.params.lr);
-        let mut finite = value.is_finite();
+        let mut finite = true;
         for ((t, u), g) in theta
             .iter_mut()
             .zip(self.velocity.iter_mut())
@@ -220,10 +230,10 @@ impl<'a> Trainer<'a> {
         Ok(finite)
     }
 
-    /// One epoch. Returns `false` (and restores `theta` to the start of the
-    /// epoch) when a step produced a non-finite loss or parameter.
+    /// One epoch. Returns `false` when a step met a non-finite loss,
+    /// gradient or parameter; `theta` is then the last parameters whose
+    /// loss was finite (those before the update that led there).
     pub fn epoch(&mut self, theta: &mut Col<f64>) -> Result<bool> {
-        let saved = theta.clone();
         let n = self.loss.n_samples();
         let ok = if self.params.batch == 0 || self.params.batch >= n {
             self.step(theta, None).or_else(non_finite_as_divergence)?
@@ -244,8 +254,8 @@ impl<'a> Trainer<'a> {
             ok
         };
         self.epochs += 1;
-        if !ok {
-            theta.copy_from(&saved);
+        if !ok && let Some(p) = &self.prev {
+            theta.copy_from(p);
         }
         Ok(ok)
     }

@@ -296,7 +296,111 @@ const CASES: &[Case] = &[
         1,
         "did not converge",
     ),
-    case("spectrum", 1, "not available yet"),
+    case("spectrum", 2, "--matrix"),
+    case("spectrum --matrix {dir}/sym4.npy --mlp", 2, "--mlp"),
+    case("spectrum --matrix {dir}/missing.npy", 2, "missing.npy"),
+    case("spectrum --matrix {dir}/X.npy", 2, "not square"),
+    case("spectrum --matrix {dir}/nonsym4.npy", 2, "nonsym4.npy"),
+    case("spectrum --matrix {dir}/nan4.npy", 2, "non-finite"),
+    case("spectrum --matrix {dir}/garbage.npy", 2, "garbage.npy"),
+    case("spectrum --matrix {dir}/nonsym.mtx", 2, "nonsym.mtx"),
+    case("spectrum --matrix {dir}/bad.mtx", 2, "bad.mtx"),
+    case("spectrum --matrix {dir}/ragged.csv", 2, ".npy or .mtx"),
+    case("spectrum --matrix {dir}/sym4.npy --top-k 5", 2, "--top-k"),
+    case("spectrum --matrix {dir}/sym4.npy --top-k 0", 2, "--top-k"),
+    case(
+        "spectrum --matrix {dir}/sym4.npy --top-k 2 --bottom-k 9",
+        2,
+        "--bottom-k",
+    ),
+    case(
+        "spectrum --matrix {dir}/sym4.npy --exact --top-k 9",
+        2,
+        "--top-k",
+    ),
+    case(
+        "spectrum --matrix {dir}/sym4.npy --top-k 2 --samples 0",
+        2,
+        "--samples",
+    ),
+    case(
+        "spectrum --matrix {dir}/sym4.npy --top-k 2 --trace xtrace --samples 5",
+        2,
+        "--samples",
+    ),
+    case(
+        "spectrum --matrix {dir}/sym4.npy --top-k 2 --trace nope",
+        2,
+        "--trace",
+    ),
+    case(
+        "spectrum --matrix {dir}/sym4.npy --top-k 2 --tol=-1",
+        2,
+        "--tol",
+    ),
+    case(
+        "spectrum --matrix {dir}/sym4.npy --top-k 2 --bulk-tol 2",
+        2,
+        "--bulk-tol",
+    ),
+    case(
+        "spectrum --matrix {dir}/sym4.npy --top-k 2 --density-runs 0",
+        2,
+        "--density-runs",
+    ),
+    case(
+        "spectrum --matrix {dir}/sym4.npy --top-k 2 --max-steps 1",
+        2,
+        "--max-steps",
+    ),
+    case(
+        "spectrum --matrix {dir}/sym4.npy --top-k 2 --exact --density {dir}/d.svg",
+        2,
+        "--density",
+    ),
+    case(
+        "spectrum --matrix {dir}/sym4.npy --top-k 2 --stability",
+        2,
+        "--stability",
+    ),
+    case(
+        "spectrum --matrix {dir}/sym4.npy --top-k 2 --max-outliers 0",
+        2,
+        "--max-outliers",
+    ),
+    case(
+        "spectrum --matrix {dir}/spd.mtx --top-k 10 --max-steps 12 --tol 0 --json",
+        1,
+        "did not converge",
+    ),
+    case("spectrum --mlp --data nope", 2, "--data"),
+    case("spectrum --mlp --data mixture:1", 2, "--data"),
+    case("spectrum --mlp --data mixture:3:0", 2, "--data"),
+    case("spectrum --mlp --data mixture:3:x", 2, "--data"),
+    case(
+        "spectrum --mlp --data mixture:3 --n-samples 2",
+        2,
+        "--n-samples",
+    ),
+    case("spectrum --mlp --data mixture:3 --dim 0", 2, "--dim"),
+    case("spectrum --mlp --hidden 3,x", 2, "--hidden"),
+    case("spectrum --mlp --hidden 0", 2, "--hidden"),
+    case("spectrum --mlp --hidden 100000,100000", 2, "--hidden"),
+    case("spectrum --mlp --loss hinge", 2, "--loss"),
+    case("spectrum --mlp --activation sine", 2, "--activation"),
+    case("spectrum --mlp --lr 0", 2, "--lr"),
+    case("spectrum --mlp --lr nan", 2, "--lr"),
+    case("spectrum --mlp --momentum 1", 2, "--momentum"),
+    case(
+        "spectrum --mlp --hidden= --collapse --n-samples 60 --top-k 2",
+        2,
+        "--collapse",
+    ),
+    case(
+        "spectrum --mlp --n-samples 60 --hidden 4 --train-epochs 3 --lr 1e300 --top-k 2 --json",
+        1,
+        "diverged",
+    ),
     case("info --nope", 2, "--nope"),
     case("", 2, "a subcommand is required"),
     case("relu --loss", 2, "--loss"),
@@ -373,6 +477,16 @@ fn write_fixtures(dir: &Path) {
     let mat =
         |name: &str, m: Mat<f64>| write_npy_mat(dir.join(name), m.as_ref(), NpyDtype::F64).unwrap();
     mat("X.npy", Mat::from_fn(5, 2, |i, j| (i + j) as f64 * 0.1));
+    // spectrum inputs: symmetric, non-symmetric and NaN 4 × 4 matrices.
+    mat(
+        "sym4.npy",
+        Mat::from_fn(4, 4, |i, j| 1.0 / (1 + i + j) as f64),
+    );
+    mat("nonsym4.npy", Mat::from_fn(4, 4, |i, j| (i * 4 + j) as f64));
+    mat(
+        "nan4.npy",
+        Mat::from_fn(4, 4, |i, j| if i == j && i == 2 { f64::NAN } else { 1.0 }),
+    );
     mat("Y.npy", Mat::from_fn(4, 2, |i, j| (i * j) as f64 * 0.2));
 }
 

@@ -11,6 +11,7 @@ mod optimize;
 mod ot;
 mod poisson;
 mod relu;
+mod spectrum;
 mod tour;
 mod train;
 
@@ -45,16 +46,8 @@ enum Command {
     Bilevel(bilevel::Args),
     /// Convex training of two-layer ReLU networks by ADMM (relu-convex-admm).
     Relu(relu::Args),
-    /// Hessian spectra, trace and outliers (hessian-tools) [not yet available].
-    Spectrum(Pending),
-}
-
-/// Arguments of a subcommand whose crate is still a scaffold.
-#[derive(Debug, clap::Args)]
-struct Pending {
-    /// Arguments for the future subcommand (ignored for now).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<String>,
+    /// Hessian and matrix spectra, traces, outliers, stability and collapse diagnostics (hessian-tools).
+    Spectrum(spectrum::Args),
 }
 
 /// How a subcommand failed, and so the exit code.
@@ -195,7 +188,7 @@ fn main() -> ExitCode {
         Command::Optimize(a) => optimize::run(&a),
         Command::Bilevel(a) => bilevel::run(&a),
         Command::Relu(a) => relu::run(&a),
-        Command::Spectrum(_) => pending("spectrum", "hessian-tools"),
+        Command::Spectrum(a) => spectrum::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -208,12 +201,6 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-fn pending(cmd: &str, krate: &str) -> Result<(), Failure> {
-    Err(Failure::Solver(format!(
-        "`optlab {cmd}` is not available yet: the {krate} crate is still a scaffold"
-    )))
 }
 
 /// Prints a JSON value as one line on standard output.
