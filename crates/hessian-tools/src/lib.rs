@@ -19,6 +19,7 @@ pub mod collapse;
 pub mod dense;
 pub mod eigs;
 pub mod mlp;
+pub mod ops;
 #[cfg(feature = "plots")]
 pub mod plot;
 pub mod slq;
@@ -32,6 +33,7 @@ pub use dense::{
 pub use eigs::{EigParams, Extremes, PowerParams, Which, extremes, power_deflated};
 pub use linalg_core::{Control, Termination};
 pub use mlp::{Activation, Curvature, CurvatureKind, Loss, Mlp, MlpLoss};
+pub use ops::{FdHessian, Restricted};
 pub use slq::{SlqParams, SpectralDensity, slq};
 pub use trace::{
     DiagonalEstimate, Probe, TraceEstimate, TraceMethod, TraceParams, diagonal, frobenius_squared,

@@ -383,6 +383,130 @@ pub fn diagonal(
     })
 }
 
+/// XDiag (Epperly, Tropp, Webber 2024) for a symmetric `A`: `s = m/2`
+/// probes `Ω` (Rademacher or Gaussian), `Y = AΩ = QR`, `Z = AQ`; estimate
+/// `i` is `diag(Q₋ᵢQ₋ᵢᵀA) + ωᵢ ∘ ((I − Q₋ᵢQ₋ᵢᵀ)Aωᵢ)` with `Q₋ᵢ` a basis of
+/// `Y` without column `i`, and the `s` estimates are averaged (per-entry
+/// standard errors across them, optimistic as XTrace's). Exact when
+/// `rank A < s`. Written from that definition: with `R` well conditioned,
+/// `Q₋ᵢQ₋ᵢᵀ = QQᵀ − q̃ᵢq̃ᵢᵀ` with `q̃ᵢ = Q·(R⁻ᵀeᵢ)/‖R⁻ᵀeᵢ‖` (the
+/// paper's normalised columns of `R⁻ᵀ`), so everything costs `O(ns²)`
+/// beyond the `m` products; otherwise `Q₋ᵢ = Q·orth(R₋ᵢ)` explicitly.
+pub fn xdiag(
+    op: &impl LinOp<f64>,
+    matvecs: usize,
+    probe: Probe,
+    seed: u64,
+) -> Result<DiagonalEstimate> {
+    linalg_core::param::in_range("matvecs", matvecs as f64, 4.0, 1e6)?;
+    if matvecs % 2 == 1 {
+        return Err(linalg_core::ParamError::new(
+            "matvecs",
+            format!("XDiag needs an even budget, got {matvecs}"),
+        )
+        .into());
+    }
+    let n = linalg_core::op::check_square(op, "xdiag")?;
+    linalg_core::param::at_least("operator size", n, 1)?;
+    crate::check_block("matvecs", n, matvecs)?;
+    let s = (matvecs / 2).min(n);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let om = probes(n, s, probe, &mut rng);
+    let y = apply(op, om.as_ref());
+    for j in 0..s {
+        linalg_core::op::check_finite("xdiag: operator output", y.col(j))?;
+    }
+    let (q, r) = thin_qr(y.as_ref());
+    let k = q.ncols();
+    let z = apply(op, q.as_ref());
+    // diag(QQᵀA) = rowdot(Q, Z) for symmetric A; T = ZᵀΩ = QᵀAΩ.
+    let dqz: Vec<f64> = (0..n)
+        .map(|a| (0..k).map(|b| q[(a, b)] * z[(a, b)]).sum())
+        .collect();
+    let t = z.transpose() * &om;
+    let rmax = (0..k).fold(0.0f64, |m, i| m.max(r[(i, i)].abs()));
+    let well = k == s && (0..k).all(|i| r[(i, i)].abs() > 1e-10 * rmax);
+    // The leave-one-out direction of each probe: q̃ᵢ = Q cᵢ with cᵢ ⟂ R₋ᵢ.
+    let c: Mat<f64> = if well {
+        // R⁻ᵀ = (R⁻¹)ᵀ: solve R X = I (upper triangular), then transpose.
+        let mut inv = Mat::<f64>::identity(k, k);
+        for col in 0..k {
+            for i in (0..k).rev() {
+                let mut v = inv[(i, col)];
+                for j in i + 1..k {
+                    v -= r[(i, j)] * inv[(j, col)];
+                }
+                inv[(i, col)] = v / r[(i, i)];
+            }
+        }
+        let rit = inv.transpose().to_owned();
+        Mat::from_fn(k, s, |a, i| {
+            let nrm = rit.col(i).norm_l2();
+            rit[(a, i)] / nrm
+        })
+    } else {
+        Mat::zeros(k, s)
+    };
+    let mut sum = vec![0.0; n];
+    let mut sumsq = vec![0.0; n];
+    let mut est = vec![0.0; n];
+    for i in 0..s {
+        // P₋ᵢ applied through a basis B (k × r) of the kept directions:
+        // well conditioned → P₋ᵢ = QQᵀ − q̃q̃ᵀ, else Q·orth(R₋ᵢ).
+        if well {
+            let ci = c.col(i);
+            let qt = &q * ci; // q̃ᵢ
+            let zt = &z * ci; // A q̃ᵢ
+            let ti = t.col(i); // QᵀAωᵢ
+            let proj = &q * ti; // QQᵀAωᵢ
+            let cy: f64 = ci.transpose() * r.col(i); // q̃ᵢᵀ yᵢ
+            for a in 0..n {
+                let keep = dqz[a] - qt[a] * zt[a];
+                let resid = y[(a, i)] - proj[a] + qt[a] * cy;
+                est[a] = keep + om[(a, i)] * resid;
+            }
+        } else {
+            let r_i = Mat::from_fn(k, s - 1, |a, b| r[(a, if b < i { b } else { b + 1 })]);
+            let (ci, _) = thin_qr(r_i.as_ref());
+            let qb = &q * &ci;
+            let zb = &z * &ci;
+            let ti = ci.transpose() * t.col(i);
+            let proj = &qb * &ti;
+            for a in 0..n {
+                let keep: f64 = (0..qb.ncols()).map(|b| qb[(a, b)] * zb[(a, b)]).sum();
+                est[a] = keep + om[(a, i)] * (y[(a, i)] - proj[a]);
+            }
+        }
+        for a in 0..n {
+            sum[a] += est[a];
+            sumsq[a] += est[a] * est[a];
+        }
+    }
+    let sf = s as f64;
+    let values: Vec<f64> = sum.iter().map(|v| v / sf).collect();
+    let stderr: Vec<f64> = (0..n)
+        .map(|a| {
+            if s < 2 {
+                return f64::INFINITY;
+            }
+            let var = ((sumsq[a] - sf * values[a] * values[a]) / (sf - 1.0)).max(0.0);
+            (var / sf).sqrt()
+        })
+        .collect();
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(linalg_core::Error::NonFinite {
+            context: "XDiag estimate",
+            index: 0,
+        }
+        .into());
+    }
+    Ok(DiagonalEstimate {
+        values,
+        stderr,
+        matvecs: 2 * s,
+    })
+}
+
 /// `‖A‖_F² = tr(AᵀA) ≈ (1/m)Σ‖Azᵢ‖²` over `matvecs ≥ 2` probes, with its
 /// standard error.
 pub fn frobenius_squared(

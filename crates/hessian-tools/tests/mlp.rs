@@ -439,3 +439,52 @@ fn bad_inputs_are_refused() {
     let r = apply(&op, Col::<f64>::zeros(obj.dim()).as_ref());
     assert!(r.iter().all(|x| x.is_nan()));
 }
+
+#[test]
+fn finite_difference_operator_and_layer_blocks() {
+    use hessian_tools::{FdHessian, Restricted};
+    let (obj, _, _, theta) = problem(
+        &[6, 9, 7, 3],
+        Activation::Tanh,
+        true,
+        1.0,
+        Loss::CrossEntropy,
+        30,
+        31,
+    );
+    let h = obj
+        .curvature(theta.as_ref(), CurvatureKind::Hessian)
+        .unwrap();
+    let dense = to_dense(&h);
+    // The central-difference operator of the same gradient: ~1e-9 relative.
+    let fd = FdHessian::new(
+        |t: linalg_core::faer::ColRef<'_, f64>, g: linalg_core::faer::ColMut<'_, f64>| {
+            obj.gradient(t, g);
+        },
+        theta.as_ref(),
+    )
+    .unwrap();
+    let (fdm, asym) = hessian_tools::assemble(&fd, linalg_core::faer::Par::Seq).unwrap();
+    let e = (&fdm - &dense).norm_l2() / dense.norm_l2();
+    println!("FD Hessian: relative error {e:.1e}, asymmetry {asym:.1e}");
+    assert!(e < 1e-8 && asym < 1e-8 && asym > 0.0, "{e:e} {asym:e}");
+    // Each layer's block equals the dense Hessian's principal block.
+    for (l, r) in obj.mlp().blocks().into_iter().enumerate() {
+        let b = Restricted::new(&h, r.clone()).unwrap();
+        let bd = to_dense(&b);
+        let want = dense.get(r.clone(), r.clone()).to_owned();
+        assert!(
+            (&bd - &want).norm_l2() <= 1e-14 * want.norm_l2().max(1e-300),
+            "layer {l}"
+        );
+    }
+    assert!(Restricted::new(&h, 5..5).is_err());
+    assert!(Restricted::new(&h, 0..obj.dim() + 1).is_err());
+    assert!(
+        FdHessian::new(
+            |_: linalg_core::faer::ColRef<'_, f64>, _: linalg_core::faer::ColMut<'_, f64>| {},
+            Col::<f64>::zeros(0).as_ref()
+        )
+        .is_err()
+    );
+}

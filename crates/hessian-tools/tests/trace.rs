@@ -159,6 +159,38 @@ fn diagonal_and_frobenius_estimators_against_exact_values() {
     let (e1, e4) = (err(100), err(400));
     println!("diagonal error: {e1:.3e} at 100 probes, {e4:.3e} at 400");
     assert!(e4 < 0.7 * e1, "{e1} {e4}");
+    // XDiag at the same budget beats Hutchinson on a fast-decaying
+    // spectrum (0.8^j), with either probe; it is exact on a matrix of rank
+    // < m/2 − 1.
+    let fast: Vec<f64> = (0..n).map(|j| 0.8f64.powi(j as i32)).collect();
+    let af = with_spectrum(&fast, 6);
+    for probe in [Probe::Rademacher, Probe::Gaussian] {
+        let hut = diagonal(&af, 60, probe, 5).unwrap();
+        let xd = hessian_tools::trace::xdiag(&af, 60, probe, 5).unwrap();
+        let a = &af;
+        let e = |v: &[f64]| {
+            (0..n)
+                .map(|i| (v[i] - a[(i, i)]).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
+        let (eh, ex) = (e(&hut.values), e(&xd.values));
+        println!("{probe:?}: diagonal error at 60 products: Hutchinson {eh:.3e}, XDiag {ex:.3e}");
+        assert!(ex < 0.2 * eh, "{probe:?}: {ex} vs {eh}");
+        assert_eq!(xd.matvecs, 60);
+    }
+    let low: Vec<f64> = (0..n)
+        .map(|j| if j < 12 { 1.0 + j as f64 } else { 0.0 })
+        .collect();
+    let al = with_spectrum(&low, 2);
+    for probe in [Probe::Rademacher, Probe::Gaussian] {
+        let xd = hessian_tools::trace::xdiag(&al, 30, probe, 1).unwrap();
+        let err = (0..n)
+            .map(|i| (xd.values[i] - al[(i, i)]).abs())
+            .fold(0.0, f64::max);
+        assert!(err < 1e-10, "{probe:?}: rank 12, 15 probes: {err:e}");
+    }
+    assert!(hessian_tools::trace::xdiag(&a, 7, Probe::Gaussian, 0).is_err());
     // Exact on a diagonal matrix with Rademacher probes.
     let dm = Mat::from_fn(n, n, |i, j| if i == j { lambda[i] } else { 0.0 });
     let d = diagonal(&dm, 3, Probe::Rademacher, 0).unwrap();
