@@ -88,9 +88,11 @@ pub struct Args {
     /// Seed of every random choice.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// --mlp data: digits (1 797 × 64, scaled to [0, 1]) or mixture:K[:SEP]
+    /// --mlp data: digits (1 797 × 64, scaled to [0, 1]), mixture:K[:SEP]
     /// (K unit-norm cluster centres in --dim dimensions, noise 1/SEP,
-    /// SEP default 20; --n-samples samples).
+    /// SEP default 20; --n-samples samples), or npy:X.npy,LABELS.npy (an
+    /// N × d float array and N class indices 0..K as numbers; K is the
+    /// largest label + 1).
     #[arg(long, default_value = "mixture:5")]
     data: String,
     /// --mlp mixture: samples.
@@ -108,6 +110,11 @@ pub struct Args {
     /// --mlp hidden nonlinearity: tanh, relu, gelu, softplus.
     #[arg(long, default_value = "tanh")]
     activation: String,
+    /// --mlp parameters as a flat NPY vector (each layer's weight matrix
+    /// column-major, i.e. PyTorch's `weight.flatten(order='F')`, then its
+    /// bias) instead of the seeded initialisation.
+    #[arg(long)]
+    weights: Option<PathBuf>,
     /// --mlp training epochs (0: analyse the initialisation).
     #[arg(long, default_value_t = 0)]
     train_epochs: usize,
@@ -628,6 +635,37 @@ pub fn run(a: &Args) -> Result<(), Failure> {
 /// Features and labels of --data.
 fn mlp_data(a: &Args) -> Result<(Mat<f64>, Vec<usize>, usize), Failure> {
     let bad = |m: String| Failure::BadInput(format!("--data {}: {m}", a.data));
+    if let Some(files) = a.data.strip_prefix("npy:") {
+        let parts: Vec<&str> = files.split(',').collect();
+        if parts.len() != 2 {
+            return Err(bad("expected npy:X.npy,LABELS.npy".into()));
+        }
+        let (xp, lp) = (Path::new(parts[0]), Path::new(parts[1]));
+        for p in [xp, lp] {
+            let meta = std::fs::metadata(p).map_err(|e| bad(format!("{}: {e}", p.display())))?;
+            if meta.len() > MAX_FILE {
+                return Err(bad(format!("{}: more than 2 GiB", p.display())));
+            }
+        }
+        let x = read_npy_mat(xp).map_err(in_file(xp))?;
+        let l = linalg_core::io::read_npy_col(lp).map_err(in_file(lp))?;
+        if l.nrows() != x.nrows() || x.nrows() == 0 {
+            return Err(bad(format!(
+                "{} samples of inputs and {} labels",
+                x.nrows(),
+                l.nrows()
+            )));
+        }
+        let mut labels = Vec::with_capacity(l.nrows());
+        for (i, &v) in l.iter().enumerate() {
+            if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < 1e6) {
+                return Err(bad(format!("label {v} of sample {i} is not a class index")));
+            }
+            labels.push(v as usize);
+        }
+        let k = labels.iter().max().map_or(0, |m| m + 1).max(2);
+        return Ok((x, labels, k));
+    }
     if a.data == "digits" {
         let d = datasets::digits();
         let x = Mat::from_fn(d.features.nrows(), d.features.ncols(), |i, j| {
@@ -700,7 +738,35 @@ fn run_mlp(a: &Args, method: TraceMethod) -> Result<(), Failure> {
     let mlp = Mlp::new(&sizes, act, true).map_err(blame("--hidden"))?;
     let obj = MlpLoss::classification(mlp.clone(), loss, x.as_ref(), &labels)
         .map_err(blame("--hidden"))?;
-    let mut theta = mlp.init(a.seed.wrapping_add(100));
+    let mut theta = match &a.weights {
+        None => mlp.init(a.seed.wrapping_add(100)),
+        Some(p) => {
+            let meta = std::fs::metadata(p)
+                .map_err(|e| Failure::BadInput(format!("--weights {}: {e}", p.display())))?;
+            if meta.len() > MAX_FILE {
+                return Err(Failure::BadInput(format!(
+                    "--weights {}: more than 2 GiB",
+                    p.display()
+                )));
+            }
+            let w = linalg_core::io::read_npy_col(p).map_err(in_file(p))?;
+            if w.nrows() != mlp.n_params() {
+                return Err(Failure::BadInput(format!(
+                    "--weights {}: {} numbers for a network {sizes:?} with {} parameters",
+                    p.display(),
+                    w.nrows(),
+                    mlp.n_params()
+                )));
+            }
+            if let Some(i) = w.iter().position(|v| !v.is_finite()) {
+                return Err(Failure::BadInput(format!(
+                    "--weights {}: non-finite parameter {i}",
+                    p.display()
+                )));
+            }
+            w
+        }
+    };
     let tp = TrainParams::default()
         .lr(a.lr)
         .momentum(a.momentum)
