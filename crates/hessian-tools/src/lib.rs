@@ -4,14 +4,22 @@
 //!
 //! Paper: Levent Sagun, Utku Evci, V. Ugur Guney, Yann Dauphin, Leon Bottou. Empirical Analysis of the Hessian of Over-Parametrized Neural Networks. ICLR 2018 workshop. arXiv:1706.04454.
 //!
-//! **Status:** in progress. Landed: stochastic trace estimation
-//! (Hutchinson, Hutch++, XTrace, with standard errors) over any symmetric
-//! operator ([`trace`]) and spectral densities by stochastic Lanczos
-//! quadrature ([`slq`](mod@slq)), extreme eigenvalues by Lanczos with
-//! Ritz residuals and PyHessian's deflated power iteration ([`eigs`]).
-//! To come: the MLP with exact Hessian-, Gauss–Newton- and Fisher-vector
-//! products, diagonal estimators, bulk/outlier analysis, the
-//! Sagun, Wu–Su and neural-collapse analyses and `optlab spectrum`.
+//! Also: Lei Wu, Weijie J. Su. The Implicit Regularization of Dynamical
+//! Stability in Stochastic Gradient Descent. ICML 2023; Papyan, Han, Donoho
+//! (2020) and Tirer, Bruna, Giryes (2022) on neural collapse.
+//!
+//! - [`mlp`]: an MLP with exact gradient, Hessian- (R-operator),
+//!   Gauss–Newton- and empirical-Fisher-vector products, Jacobians and
+//!   activation Hessians, as symmetric `LinOp`s.
+//! - [`ops`]: a finite-difference Hessian of any gradient, principal blocks.
+//! - [`eigs`], [`slq`](mod@slq), [`trace`](mod@trace), [`dense`]: Lanczos
+//!   extremes with residuals, SLQ densities, trace and diagonal estimators
+//!   with standard errors, the exact dense path and bulk/outlier analysis.
+//! - [`train`](mod@train), [`stability`], [`collapse`](mod@collapse): training, stability
+//!   diagnostics along it, neural-collapse metrics; `plot` (feature
+//!   `plots`): SVG figures.
+//!
+//! Notes and measurements: `docs/hessian-tools.md` and the crate README.
 
 #![warn(missing_docs)]
 
@@ -110,6 +118,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The paper(s) this crate implements.
 pub const PAPERS: &[&str] = &[
     "Levent Sagun, Utku Evci, V. Ugur Guney, Yann Dauphin, Leon Bottou. Empirical Analysis of the Hessian of Over-Parametrized Neural Networks. ICLR 2018 workshop. arXiv:1706.04454.",
+    "Lei Wu, Weijie J. Su. The Implicit Regularization of Dynamical Stability in Stochastic Gradient Descent. ICML 2023. arXiv:2305.17490.",
 ];
 
 #[cfg(test)]
