@@ -387,6 +387,28 @@ const CASES: &[Case] = &[
     case("spectrum --mlp --hidden 0", 2, "--hidden"),
     case("spectrum --mlp --hidden 100000,100000", 2, "--hidden"),
     case("spectrum --mlp --loss hinge", 2, "--loss"),
+    case("spectrum --mlp --layer 3", 2, "--layer"),
+    case(
+        "spectrum --matrix {dir}/sym4.npy --top-k 2 --layer 0",
+        2,
+        "--layer",
+    ),
+    case(
+        "spectrum --mlp --train-epochs 100000000",
+        2,
+        "--train-epochs",
+    ),
+    case(
+        "spectrum --mlp --density-runs 100000 --density-steps 100000",
+        2,
+        "--density-runs",
+    ),
+    case("spectrum --mlp --hidden 3000,3000 --exact", 2, "--exact"),
+    case(
+        "spectrum --mlp --hidden 3000,3000 --stability --train-epochs 10",
+        2,
+        "--",
+    ),
     case("spectrum --mlp --weights {dir}/e1.npy", 2, "--weights"),
     case("spectrum --mlp --weights {dir}/missing.npy", 2, "--weights"),
     case("spectrum --mlp --data npy:{dir}/X.npy", 2, "--data"),

@@ -191,5 +191,35 @@ fn mlp_mode_reports_outliers_stability_and_collapse() {
         let meta = std::fs::metadata(out.join(f)).unwrap_or_else(|_| panic!("{f} written"));
         assert!(meta.len() > 100, "{f}");
     }
+    // Per-layer blocks: the blocks' exact traces add up to the whole
+    // trace (the trace only sees the block diagonal of H).
+    let mlp = |extra: &[&str]| {
+        let mut args = vec![
+            "spectrum",
+            "--mlp",
+            "--data",
+            "mixture:3",
+            "--hidden",
+            "30,30",
+            "--train-epochs",
+            "300",
+            "--lr",
+            "0.5",
+            "--top-k",
+            "3",
+            "--exact",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let (code, v, err) = optlab(&args);
+        assert_eq!(code, 0, "{err}");
+        v["trace"].as_f64().unwrap()
+    };
+    let sum: f64 = ["0", "1", "2"].iter().map(|l| mlp(&["--layer", l])).sum();
+    let whole = mlp(&[]);
+    assert!(
+        (sum - whole).abs() <= 1e-10 * whole.abs(),
+        "{sum} vs {whole}"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }

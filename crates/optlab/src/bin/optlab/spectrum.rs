@@ -135,6 +135,10 @@ pub struct Args {
     /// `collapse` object).
     #[arg(long)]
     collapse: bool,
+    /// --mlp: the Hessian block of one layer's parameters only (0 is the
+    /// first weight layer), for per-layer spectra and traces.
+    #[arg(long)]
+    layer: Option<usize>,
     /// Directory for figures and tables (density, eigenvalues, stability).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -210,6 +214,56 @@ fn load_matrix(path: &Path, tol: f64) -> Result<Matrix, Failure> {
         }
         _ => Err(bad("expected a .npy or .mtx file".into())),
     }
+}
+
+/// The most multiply-adds one `optlab spectrum` run may ask for (about
+/// half an hour on two cores): a bound checked before any work, so a huge
+/// --samples, --density-runs or --train-epochs is refused instead of
+/// running for days.
+const MAX_WORK: f64 = 1e13;
+
+/// Refuses a run whose estimated work exceeds [`MAX_WORK`], naming the
+/// flag that contributes most. `product` is the cost of one operator
+/// product, `n` the operator size, `extra` further `(flag, work)` terms.
+fn check_work(
+    a: &Args,
+    n: usize,
+    product: f64,
+    extra: &[(&'static str, f64)],
+) -> Result<(), Failure> {
+    let steps = a.max_steps.min(n) as f64;
+    let nf = n as f64;
+    let mut terms: Vec<(&'static str, f64)> = vec![
+        (
+            "--max-steps",
+            product * steps * (1.0 + f64::from(u8::from(a.bottom_k > 0))) + nf * steps * steps,
+        ),
+        (
+            "--samples",
+            product * 2.0 * a.samples as f64 + nf * (a.samples as f64).powi(2),
+        ),
+        (
+            "--density-runs",
+            (product * a.density_steps.min(n) as f64
+                + nf * (a.density_steps.min(n) as f64).powi(2))
+                * a.density_runs as f64,
+        ),
+    ];
+    if a.exact {
+        terms.push(("--exact", product * nf + nf.powi(3)));
+    }
+    terms.extend_from_slice(extra);
+    let total: f64 = terms.iter().map(|t| t.1).sum();
+    if total > MAX_WORK {
+        let (flag, w) = terms
+            .iter()
+            .copied()
+            .fold(("--matrix", 0.0), |m, t| if t.1 > m.1 { t } else { m });
+        return Err(Failure::BadInput(format!(
+            "{flag}: the run would take about {total:.1e} multiply-adds ({w:.1e} from this flag), more than {MAX_WORK:.0e}"
+        )));
+    }
+    Ok(())
 }
 
 /// What every mode reports about one symmetric operator.
@@ -595,6 +649,7 @@ pub fn run(a: &Args) -> Result<(), Failure> {
         )),
         (Some(path), false) => {
             for (f, set) in [
+                ("--layer", a.layer.is_some()),
                 ("--stability", a.stability),
                 ("--collapse", a.collapse),
                 ("--train-epochs", a.train_epochs > 0),
@@ -605,6 +660,11 @@ pub fn run(a: &Args) -> Result<(), Failure> {
             }
             let t0 = Instant::now();
             let m = load_matrix(path, a.symmetry_tol)?;
+            let (n, product) = match &m {
+                Matrix::Dense(op) => (op.nrows(), (op.nrows() as f64).powi(2)),
+                Matrix::Sparse(op) => (op.nrows(), (op.nnz() + op.nrows()) as f64),
+            };
+            check_work(a, n, product, &[])?;
             let s = match (&m, a.exact) {
                 (Matrix::Dense(op), false) => analyse(op, a, method)?,
                 (Matrix::Sparse(op), false) => analyse(op, a, method)?,
@@ -782,6 +842,33 @@ fn run_mlp(a: &Args, method: TraceMethod) -> Result<(), Failure> {
         };
         blame(f)(e)
     })?;
+    // One gradient or HVP costs about 3 multiply-adds per parameter and sample.
+    let (nf, pf) = (x.nrows() as f64, mlp.n_params() as f64);
+    let grad = 3.0 * nf * pf;
+    let epochs = a.train_epochs as f64;
+    let per_epoch = if a.batch == 0 || a.batch >= x.nrows() {
+        grad
+    } else {
+        grad * (1.0 + 0.01 * (nf / a.batch as f64))
+    };
+    let stab_work = if a.stability {
+        21.0 * if a.exact {
+            grad * pf + pf.powi(3)
+        } else {
+            grad * 400.0
+        }
+    } else {
+        0.0
+    };
+    check_work(
+        a,
+        mlp.n_params(),
+        grad,
+        &[
+            ("--train-epochs", epochs * per_epoch),
+            ("--stability", stab_work),
+        ],
+    )?;
     let mut stab: Option<StabilityRun> = None;
     let mut diverged = false;
     if a.stability {
@@ -818,7 +905,23 @@ fn run_mlp(a: &Args, method: TraceMethod) -> Result<(), Failure> {
     }
     let loss_value = linalg_core::Objective::value(&obj, theta.as_ref());
     let accuracy = obj.accuracy(theta.as_ref()).unwrap_or(f64::NAN);
-    let (s, split) = if a.exact {
+    let block = match a.layer {
+        Some(l) => Some(mlp.block(l).map_err(blame("--layer"))?),
+        None => None,
+    };
+    let (s, split) = if let Some(r) = block {
+        // One layer's block of the Hessian (its parameters only).
+        let h = obj
+            .curvature(theta.as_ref(), hessian_tools::CurvatureKind::Hessian)
+            .map_err(|e| Failure::Solver(format!("the Hessian at the trained parameters: {e}")))?;
+        let b = hessian_tools::Restricted::new(&h, r).map_err(blame("--layer"))?;
+        if a.exact {
+            let (ev, mv) = dense_spectrum(&b)?;
+            (exact_spectrum(ev, a, mv)?, None)
+        } else {
+            (analyse(&b, a, method)?, None)
+        }
+    } else if a.exact {
         let sp =
             hessian_tools::hessian_split(&obj, theta.as_ref(), true).map_err(blame("--exact"))?;
         let products = sp.products;
@@ -857,6 +960,9 @@ fn run_mlp(a: &Args, method: TraceMethod) -> Result<(), Failure> {
     v["epochs"] = json!(a.train_epochs);
     if let Some(split) = split {
         v["split"] = split;
+    }
+    if let Some(l) = a.layer {
+        v["layer"] = json!(l);
     }
     if let Some(run) = &stab {
         v["stability"] = stability_json(run);
