@@ -33,6 +33,11 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::Result;
 
+/// The most products XTrace, XNysTrace and XDiag accept: their
+/// leave-one-out algebra costs `O(m⁴)` (XDiag's fallback `O(n m³)`), about
+/// 10¹² operations at this budget.
+pub const MAX_LEAVE_ONE_OUT: usize = 1000;
+
 /// The trace estimator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -130,6 +135,20 @@ impl TraceParams {
             TraceMethod::XNysTrace => 3,
         };
         linalg_core::param::in_range("matvecs", self.matvecs as f64, min as f64, 1e6)?;
+        // The leave-one-out estimators do O(m⁴) small-matrix work: above
+        // MAX_LEAVE_ONE_OUT products that, not the products, would dominate.
+        if matches!(self.method, TraceMethod::XTrace | TraceMethod::XNysTrace)
+            && self.matvecs > MAX_LEAVE_ONE_OUT
+        {
+            return Err(linalg_core::ParamError::new(
+                "matvecs",
+                format!(
+                    "{} products for a leave-one-out estimator (at most {MAX_LEAVE_ONE_OUT})",
+                    self.matvecs
+                ),
+            )
+            .into());
+        }
         if self.method == TraceMethod::XTrace && self.matvecs % 2 == 1 {
             return Err(linalg_core::ParamError::new(
                 "matvecs",
@@ -398,7 +417,7 @@ pub fn xdiag(
     probe: Probe,
     seed: u64,
 ) -> Result<DiagonalEstimate> {
-    linalg_core::param::in_range("matvecs", matvecs as f64, 4.0, 1e6)?;
+    linalg_core::param::in_range("matvecs", matvecs as f64, 4.0, MAX_LEAVE_ONE_OUT as f64)?;
     if matvecs % 2 == 1 {
         return Err(linalg_core::ParamError::new(
             "matvecs",

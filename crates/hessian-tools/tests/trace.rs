@@ -191,6 +191,12 @@ fn diagonal_and_frobenius_estimators_against_exact_values() {
         assert!(err < 1e-10, "{probe:?}: rank 12, 15 probes: {err:e}");
     }
     assert!(hessian_tools::trace::xdiag(&a, 7, Probe::Gaussian, 0).is_err());
+    // Leave-one-out budgets beyond 1 000 products are refused (O(m⁴) work).
+    assert!(hessian_tools::trace::xdiag(&a, 1002, Probe::Gaussian, 0).is_err());
+    for method in [TraceMethod::XTrace, TraceMethod::XNysTrace] {
+        let e = TraceParams::new(method, 1002).validate().unwrap_err();
+        assert_eq!(e.param_name(), Some("matvecs"));
+    }
     // Exact on a diagonal matrix with Rademacher probes.
     let dm = Mat::from_fn(n, n, |i, j| if i == j { lambda[i] } else { 0.0 });
     let d = diagonal(&dm, 3, Probe::Rademacher, 0).unwrap();

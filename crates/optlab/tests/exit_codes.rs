@@ -387,6 +387,11 @@ const CASES: &[Case] = &[
     case("spectrum --mlp --hidden 0", 2, "--hidden"),
     case("spectrum --mlp --hidden 100000,100000", 2, "--hidden"),
     case("spectrum --mlp --loss hinge", 2, "--loss"),
+    case(
+        "spectrum --matrix {dir}/sym4.npy --top-k 2 --trace xnystrace --samples 100000",
+        2,
+        "--samples",
+    ),
     case("spectrum --mlp --layer 3", 2, "--layer"),
     case(
         "spectrum --matrix {dir}/sym4.npy --top-k 2 --layer 0",
