@@ -15,6 +15,23 @@ fn normal(rng: &mut StdRng) -> f64 {
     StandardNormal.sample(rng)
 }
 
+/// `k` points uniform on the sphere of `radius` in `dim` dimensions
+/// (normalised Gaussians), the class centres of both mixtures.
+fn sphere_points(k: usize, dim: usize, radius: f64, rng: &mut StdRng) -> Vec<Vec<f64>> {
+    (0..k)
+        .map(|_| {
+            let v: Vec<f64> = (0..dim).map(|_| normal(rng)).collect();
+            let norm = v
+                .iter()
+                .map(|x| x * x)
+                .sum::<f64>()
+                .sqrt()
+                .max(f64::MIN_POSITIVE);
+            v.iter().map(|x| x * radius / norm).collect()
+        })
+        .collect()
+}
+
 fn positive(name: &'static str, v: usize) -> Result<()> {
     Ok(linalg_core::param::at_least(name, v, 1)?)
 }
@@ -34,18 +51,7 @@ pub fn gaussian_mixture(
     linalg_core::param::at_least("k", k, 2)?;
     linalg_core::param::nonnegative("separation", separation)?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let centres: Vec<Vec<f64>> = (0..k)
-        .map(|_| {
-            let v: Vec<f64> = (0..dim).map(|_| normal(&mut rng)).collect();
-            let norm = v
-                .iter()
-                .map(|x| x * x)
-                .sum::<f64>()
-                .sqrt()
-                .max(f64::MIN_POSITIVE);
-            v.iter().map(|x| x * separation / norm).collect()
-        })
-        .collect();
+    let centres = sphere_points(k, dim, separation, &mut rng);
     let n = n_per_class * k;
     let labels: Vec<usize> = (0..n).map(|i| i / n_per_class).collect();
     let mut x = Mat::zeros(n, dim);
@@ -78,18 +84,7 @@ pub fn cluster_mixture(n: usize, k: usize, dim: usize, noise: f64, seed: u64) ->
         return Err(ParamError::new("n", format!("{n} × {dim} exceeds 10⁸ numbers")).into());
     }
     let mut rng = StdRng::seed_from_u64(seed);
-    let centres: Vec<Vec<f64>> = (0..k)
-        .map(|_| {
-            let v: Vec<f64> = (0..dim).map(|_| normal(&mut rng)).collect();
-            let norm = v
-                .iter()
-                .map(|x| x * x)
-                .sum::<f64>()
-                .sqrt()
-                .max(f64::MIN_POSITIVE);
-            v.iter().map(|x| x / norm).collect()
-        })
-        .collect();
+    let centres = sphere_points(k, dim, 1.0, &mut rng);
     let labels: Vec<usize> = (0..n).map(|i| i % k).collect();
     let mut x = Mat::zeros(n, dim);
     for i in 0..n {
