@@ -490,39 +490,42 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "history": to_json(&rep.history),
         }));
     } else {
-        println!(
+        outln!(
             "problem           {} (n_x = {})",
             args.problem,
             rep.x.nrows()
         );
-        println!("method            {} (σ = {:e})", rep.method, rep.sigma);
-        println!("iterations        {} ({})", rep.iterations, rep.termination);
-        println!("value             {:.12e}", rep.value);
-        println!("f(x, y)           {:.12e}", rep.upper_value);
-        println!("‖hypergradient‖   {:.3e}", rep.grad_norm);
+        outln!("method            {} (σ = {:e})", rep.method, rep.sigma);
+        outln!("iterations        {} ({})", rep.iterations, rep.termination);
+        outln!("value             {:.12e}", rep.value);
+        outln!("f(x, y)           {:.12e}", rep.upper_value);
+        outln!("‖hypergradient‖   {:.3e}", rep.grad_norm);
         if let Some(c) = rep.certificate {
-            println!(
+            outln!(
                 "penalty gap       {:.3e} (estimate of ψ − ψ_σ from σ/2; gradient {:.3e})",
-                c.penalty_gap, c.gradient_gap
+                c.penalty_gap,
+                c.gradient_gap
             );
         }
-        println!("gradient calls    {}", rep.calls.gradient_calls());
+        outln!("gradient calls    {}", rep.calls.gradient_calls());
         if let Some(g) = extra.value_gap {
-            println!("ψ(x) − ψ*         {g:.3e}");
+            outln!("ψ(x) − ψ*         {g:.3e}");
         }
         if let Some(e) = extra.error_vs_known {
-            println!("vs known solution {e:.2e}");
+            outln!("vs known solution {e:.2e}");
         }
         if let Some(a) = extra.test_accuracy {
-            println!("test accuracy     {:.2} %", 100.0 * a);
+            outln!("test accuracy     {:.2} %", 100.0 * a);
         }
         if let Some(d) = &extra.detection {
-            println!(
+            outln!(
                 "detection P/R/F1  {:.3} / {:.3} / {:.3}",
-                d.precision, d.recall, d.f1
+                d.precision,
+                d.recall,
+                d.f1
             );
         }
-        println!(
+        outln!(
             "time              {:.1} ms",
             rep.elapsed.as_secs_f64() * 1e3
         );

@@ -28,16 +28,16 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         }));
         return Ok(());
     }
-    println!("optlab {}", env!("CARGO_PKG_VERSION"));
-    println!();
-    println!("{:<18} {:<8} about", "crate", "feature");
+    outln!("optlab {}", env!("CARGO_PKG_VERSION"));
+    outln!();
+    outln!("{:<18} {:<8} about", "crate", "feature");
     for c in &crates {
         let state = if c.enabled { "on" } else { "off" };
-        println!("{:<18} {:<8} {}", c.name, state, c.about);
+        outln!("{:<18} {:<8} {}", c.name, state, c.about);
     }
-    println!();
-    println!("backends: {}", backends.join(", "));
-    println!("threads available: {threads}");
-    println!("embedded datasets: {}", datasets::NAMES.join(", "));
+    outln!();
+    outln!("backends: {}", backends.join(", "));
+    outln!("threads available: {threads}");
+    outln!("embedded datasets: {}", datasets::NAMES.join(", "));
     Ok(())
 }

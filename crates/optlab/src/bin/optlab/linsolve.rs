@@ -164,21 +164,21 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "work": to_json(&report.work),
         }));
     } else {
-        println!(
+        outln!(
             "matrix            {} (n = {n}, nnz = {nnz})",
             args.matrix.display()
         );
-        println!("method            {}", args.method.name());
-        println!("iterations        {}", report.iterations);
-        println!("termination       {}", report.termination);
-        println!("‖b − Ax‖/‖b‖      {relative_residual:.3e}");
-        println!(
+        outln!("method            {}", args.method.name());
+        outln!("iterations        {}", report.iterations);
+        outln!("termination       {}", report.termination);
+        outln!("‖b − Ax‖/‖b‖      {relative_residual:.3e}");
+        outln!(
             "solve time        {:.3} ms (setup {:.3} ms)",
             seconds * 1e3,
             setup_seconds * 1e3
         );
         if let Some(p) = &args.x_out {
-            println!("x written to      {}", p.display());
+            outln!("x written to      {}", p.display());
         }
     }
     if !report.converged {

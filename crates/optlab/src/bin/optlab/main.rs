@@ -4,6 +4,24 @@
 //! with `--json`; exit code 0 on success, 2 on bad input (one line naming the
 //! file and the problem), 1 on a solver failure (the report is still printed).
 
+/// `println!` that never panics: a closed or full standard output (a broken
+/// pipe, `/dev/full`) ends the program quietly with exit code 1.
+macro_rules! outln {
+    () => {
+        $crate::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `eprintln!` that never panics: a message that cannot be written is dropped.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::write_stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod bilevel;
 mod info;
 mod linsolve;
@@ -148,7 +166,7 @@ fn parse_cli() -> Result<Cli, ExitCode> {
             Err(ExitCode::SUCCESS)
         }
         Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            eprintln!("error: a subcommand is required (see `optlab --help`)");
+            errln!("error: a subcommand is required (see `optlab --help`)");
             Err(ExitCode::from(2))
         }
         Err(e) => {
@@ -168,13 +186,38 @@ fn parse_cli() -> Result<Cli, ExitCode> {
             } else {
                 line
             };
-            eprintln!("{line}");
+            errln!("{line}");
             Err(ExitCode::from(2))
         }
     }
 }
 
+/// Writes to standard output; on failure (a closed pipe, a full disk) the
+/// program stops at once with exit code 1 and no message, never a panic.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if out.write_fmt(args).is_err() {
+        std::process::exit(1);
+    }
+}
+
+/// Writes to standard error, ignoring failure (there is nowhere left to say it).
+pub fn write_stderr(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
+
 fn main() -> ExitCode {
+    let code = run_cli();
+    // Whatever is still buffered must reach its destination, or the run failed.
+    if std::io::Write::flush(&mut std::io::stdout()).is_err() {
+        return ExitCode::from(1);
+    }
+    code
+}
+
+fn run_cli() -> ExitCode {
     let cli = match parse_cli() {
         Ok(c) => c,
         Err(code) => return code,
@@ -193,11 +236,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::BadInput(msg)) => {
-            eprintln!("optlab: {msg}");
+            errln!("optlab: {msg}");
             ExitCode::from(2)
         }
         Err(Failure::Solver(msg)) => {
-            eprintln!("optlab: {msg}");
+            errln!("optlab: {msg}");
             ExitCode::from(1)
         }
     }
@@ -205,5 +248,5 @@ fn main() -> ExitCode {
 
 /// Prints a JSON value as one line on standard output.
 pub fn print_json(v: &serde_json::Value) {
-    println!("{v}");
+    outln!("{v}");
 }

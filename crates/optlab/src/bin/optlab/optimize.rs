@@ -397,17 +397,17 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "history": to_json(&rep.history),
         }));
     } else {
-        println!("problem      {} (n = {})", args.problem, x0.nrows());
-        println!("method       {}", rep.method);
-        println!(
+        outln!("problem      {} (n = {})", args.problem, x0.nrows());
+        outln!("method       {}", rep.method);
+        outln!(
             "iterations   {} ({})",
             rep.iterations,
             rep.termination.as_str()
         );
-        println!("f(x)         {:.12e}", rep.value);
-        println!("‖∇f(x)‖      {:.3e}", rep.grad_norm);
-        println!("time         {:.1} ms", rep.elapsed.as_secs_f64() * 1e3);
-        println!(
+        outln!("f(x)         {:.12e}", rep.value);
+        outln!("‖∇f(x)‖      {:.3e}", rep.grad_norm);
+        outln!("time         {:.1} ms", rep.elapsed.as_secs_f64() * 1e3);
+        outln!(
             "work         {} gradients, {} Hessian models, {} Hessian-vector products, {} trials",
             rep.work.gradient_evals,
             rep.work.hessian_evals,

@@ -314,19 +314,21 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "history": to_json(&rep.history),
         }));
     } else {
-        println!(
+        outln!(
             "problem           {n} × {m}, ε = {reg:e} (η = {:.6})",
             1.0 / reg
         );
-        println!("method            {method}");
-        println!(
+        outln!("method            {method}");
+        outln!(
             "iterations        {} ({} Sinkhorn + {} Newton)",
-            rep.iterations, rep.sinkhorn_iterations, rep.newton_iterations
+            rep.iterations,
+            rep.sinkhorn_iterations,
+            rep.newton_iterations
         );
-        println!("marginal error    {:.3e}", rep.marginal_error);
-        println!("cost ⟨C, P⟩       {:.12e}", rep.cost);
-        println!("objective         {:.12e}", rep.objective);
-        println!(
+        outln!("marginal error    {:.3e}", rep.marginal_error);
+        outln!("cost ⟨C, P⟩       {:.12e}", rep.cost);
+        outln!("objective         {:.12e}", rep.objective);
+        outln!(
             "time              {:.1} ms",
             rep.elapsed.as_secs_f64() * 1e3
         );

@@ -153,14 +153,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "work": to_json(&rep.work),
         }));
     } else {
-        println!(
+        outln!(
             "scene             {} {}³ (seed {}), {} fluid cells",
             scene.name(),
             args.grid,
             args.seed,
             system.grid().fluid_count()
         );
-        println!(
+        outln!(
             "regions           {} ({} pure Neumann, gauge: zero mean)",
             regions.count(),
             singular
@@ -171,13 +171,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             rep.termination,
             rep.relative_residual,
         );
-        println!(
+        outln!(
             "time              {:.1} ms solve + {:.1} ms setup",
             rep.seconds * 1e3,
             rep.setup_seconds * 1e3
         );
         if rep.projected {
-            println!(
+            outln!(
                 "note              the right-hand side was inconsistent (‖b − Πb‖/‖b‖ = {:.2e}) and was projected onto the range",
                 rep.inconsistency
             );
@@ -195,10 +195,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
 
 /// The lines every method's text summary starts with.
 fn summary(method: &str, iterations: usize, termination: deep_cg::Termination, rel: f64) {
-    println!("method            {method}");
-    println!("iterations        {iterations}");
-    println!("termination       {termination}");
-    println!("‖b − Ax‖/‖b‖      {rel:.3e}");
+    outln!("method            {method}");
+    outln!("iterations        {iterations}");
+    outln!("termination       {termination}");
+    outln!("‖b − Ax‖/‖b‖      {rel:.3e}");
 }
 
 #[cfg(not(feature = "burn"))]
@@ -290,7 +290,7 @@ fn run_dcdm(
             rep.termination,
             rep.relative_residual,
         );
-        println!(
+        outln!(
             "time              {:.1} ms solve ({:.1} ms in the network) + {:.1} ms model load",
             rep.seconds * 1e3,
             rep.model_seconds * 1e3,

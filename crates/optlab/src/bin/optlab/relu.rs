@@ -520,43 +520,45 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "history": history,
         }));
     } else {
-        println!(
+        outln!(
             "data              {} (n = {}, d = {})",
             args.data,
             n,
             train.x.ncols()
         );
-        println!("patterns          {n_patterns} (β = {beta:.4e})");
+        outln!("patterns          {n_patterns} (β = {beta:.4e})");
         if let Some(w) = worst_violation {
-            println!(
+            outln!(
                 "pricing           {} rounds, largest dual ratio left {w:.3}",
                 args.pricing
             );
         }
-        println!("iterations        {} ({})", rep.iterations, rep.termination);
-        println!("objective         {:.12e}", rep.objective);
-        println!(
+        outln!("iterations        {} ({})", rep.iterations, rep.termination);
+        outln!("objective         {:.12e}", rep.objective);
+        outln!(
             "residuals         primal {:.2e}, dual {:.2e}",
-            rep.primal_residual, rep.dual_residual
+            rep.primal_residual,
+            rep.dual_residual
         );
-        println!("cone violation    {:.2e}", rep.cone_violation);
-        println!(
+        outln!("cone violation    {:.2e}", rep.cone_violation);
+        outln!(
             "certificate       p* ≥ {:.12e} (relative gap ≤ {:.2e})",
-            rep.dual_bound, rep.gap_bound
+            rep.dual_bound,
+            rep.gap_bound
         );
-        println!("neurons           {}", net.neurons());
-        println!("train accuracy    {:.2} %", 100.0 * train_acc);
+        outln!("neurons           {}", net.neurons());
+        outln!("train accuracy    {:.2} %", 100.0 * train_acc);
         if let Some(a) = test_acc {
-            println!("test accuracy     {:.2} %", 100.0 * a);
+            outln!("test accuracy     {:.2} %", 100.0 * a);
         }
         if let Some((eps, pgd, fg, on)) = robust {
-            println!(
+            outln!(
                 "robust accuracy   {:.2} % under PGD, {:.2} % under FGSM (ε = {eps}, {on} set)",
                 100.0 * pgd,
                 100.0 * fg
             );
         }
-        println!(
+        outln!(
             "time              {:.1} ms",
             rep.elapsed.as_secs_f64() * 1e3
         );

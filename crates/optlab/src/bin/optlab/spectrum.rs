@@ -610,31 +610,34 @@ fn write(p: &Path, text: &str) -> Result<(), String> {
 }
 
 fn human(s: &Spectrum, method: TraceMethod, seconds: f64) {
-    println!(
+    outln!(
         "n = {}, {} products, {seconds:.2} s{}",
         s.n,
         s.matvecs,
         if s.exact { " (exact)" } else { "" }
     );
-    println!("top eigenvalues (Ritz residual):");
+    outln!("top eigenvalues (Ritz residual):");
     for (v, r) in s.top.iter().zip(&s.top_res) {
-        println!("  {v:>22.12e}  ({r:.1e})");
+        outln!("  {v:>22.12e}  ({r:.1e})");
     }
     if !s.bottom.is_empty() {
-        println!("bottom eigenvalues (Ritz residual):");
+        outln!("bottom eigenvalues (Ritz residual):");
         for (v, r) in s.bottom.iter().zip(&s.bottom_res) {
-            println!("  {v:>22.12e}  ({r:.1e})");
+            outln!("  {v:>22.12e}  ({r:.1e})");
         }
     }
     let m = if s.exact { "exact" } else { method.name() };
-    println!("trace ({m}): {:.10e} ± {:.1e}", s.trace, s.trace_stderr);
-    println!("‖A‖_F: {:.10e} ± {:.1e}", s.frobenius, s.frobenius_stderr);
-    println!(
+    outln!("trace ({m}): {:.10e} ± {:.1e}", s.trace, s.trace_stderr);
+    outln!("‖A‖_F: {:.10e} ± {:.1e}", s.frobenius, s.frobenius_stderr);
+    outln!(
         "outliers: {} (gap ratio {:.3}), bulk fraction {:.4} (|λ| ≤ {:.2e})",
-        s.outliers, s.gap_ratio, s.bulk_fraction, s.bulk_edge
+        s.outliers,
+        s.gap_ratio,
+        s.bulk_fraction,
+        s.bulk_edge
     );
     if !s.converged {
-        println!("not converged: raise --max-steps");
+        outln!("not converged: raise --max-steps");
     }
 }
 
@@ -973,7 +976,7 @@ fn run_mlp(a: &Args, method: TraceMethod) -> Result<(), Failure> {
     if a.json {
         print_json(&v);
     } else {
-        println!(
+        outln!(
             "MLP {sizes:?} ({} parameters), {} loss {loss_value:.6e}, accuracy {accuracy:.4}, {} epochs{}",
             mlp.n_params(),
             loss.name(),
@@ -982,9 +985,9 @@ fn run_mlp(a: &Args, method: TraceMethod) -> Result<(), Failure> {
         );
         human(&s, method, seconds);
         if let Some(run) = &stab {
-            println!("stability (η = {}, batch {}):", run.lr, run.batch);
+            outln!("stability (η = {}, batch {}):", run.lr, run.batch);
             for p in &run.points {
-                println!(
+                outln!(
                     "  epoch {:>6}: loss {:.3e}  λmax·η/2 {:.3}  Tr·η/2 {:.3}  ‖H‖F·η/√B {:.3}",
                     p.epoch,
                     p.loss,
@@ -995,7 +998,7 @@ fn run_mlp(a: &Args, method: TraceMethod) -> Result<(), Failure> {
             }
         }
         if let Some(c) = &coll {
-            println!("collapse: {}", collapse_json(c));
+            outln!("collapse: {}", collapse_json(c));
         }
     }
     outcome(s.converged && !diverged, || {

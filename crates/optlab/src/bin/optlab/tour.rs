@@ -281,9 +281,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "ok": all_ok,
         }));
     } else {
-        println!(
+        outln!(
             "{:<17} {:<40} {:<8} {:<44} {:<50} {:>9}",
-            "crate", "problem", "method", "result", "check", "time"
+            "crate",
+            "problem",
+            "method",
+            "result",
+            "check",
+            "time"
         );
         for r in &rows {
             let time = if r.seconds > 0.0 {
@@ -292,9 +297,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 "—".into()
             };
             let mark = if r.ok { "" } else { "  ✗" };
-            println!(
+            outln!(
                 "{:<17} {:<40} {:<8} {:<44} {:<50} {:>9}{mark}",
-                r.krate, r.problem, r.method, r.result, r.check, time
+                r.krate,
+                r.problem,
+                r.method,
+                r.result,
+                r.check,
+                time
             );
         }
     }

@@ -103,7 +103,7 @@ pub fn run(args: &TrainArgs) -> Result<(), Failure> {
             .unwrap_or_else(|| 500.min(sys.grid().fluid_count()));
         let p = RitzParams::new(m).seed(args.seed);
         if !args.json {
-            eprintln!("Lanczos: {m} steps with full reorthogonalisation on {n3} cells …");
+            errln!("Lanczos: {m} steps with full reorthogonalisation on {n3} cells …");
         }
         let basis = ritz_basis(&sys, &p).map_err(Failure::from)?;
         ritz_kept = Some(basis.values.len());
@@ -181,12 +181,15 @@ pub fn run(args: &TrainArgs) -> Result<(), Failure> {
         crate::print_json(&out);
     } else {
         for r in &records {
-            println!(
+            outln!(
                 "epoch {:>3}  train loss {:.6e}  val loss {:.6e}  {:.1} samples/s",
-                r.epoch, r.train_loss, r.val_loss, r.samples_per_second
+                r.epoch,
+                r.train_loss,
+                r.val_loss,
+                r.samples_per_second
             );
         }
-        println!(
+        outln!(
             "data {:.1} s, training {:.1} s; model written to {}",
             ritz_seconds,
             train_seconds,
