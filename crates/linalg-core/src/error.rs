@@ -61,6 +61,9 @@ pub enum MtxProblem {
     NotANumber(String),
     /// A value that parses but is NaN or infinite.
     NonFinite(String),
+    /// Refused before assembly by an SPD reader: the structure (shape,
+    /// missing or non-positive diagonal) rules out positive definiteness.
+    NotSpd(String),
 }
 
 impl std::fmt::Display for MtxProblem {
@@ -90,6 +93,7 @@ impl std::fmt::Display for MtxProblem {
             ),
             MtxProblem::NotANumber(s) => write!(f, "not a number: `{s}`"),
             MtxProblem::NonFinite(s) => write!(f, "non-finite value `{s}`"),
+            MtxProblem::NotSpd(s) => write!(f, "not positive definite: {s}"),
         }
     }
 }
@@ -109,7 +113,7 @@ pub enum NpyProblem {
     FortranOrder,
     /// A shape that is neither 1-D nor 2-D (or does not match what was asked for).
     UnsupportedShape(Vec<usize>),
-    /// Fewer data bytes than the shape requires.
+    /// The data length differs from what the shape requires (fewer or more bytes).
     Truncated {
         /// Bytes the header's shape and dtype require.
         expected: usize,
@@ -134,9 +138,13 @@ impl std::fmt::Display for NpyProblem {
                 "Fortran-ordered NPY arrays are not supported (save with np.ascontiguousarray)",
             ),
             NpyProblem::UnsupportedShape(s) => write!(f, "unsupported NPY shape {s:?}"),
-            NpyProblem::Truncated { expected, found } => write!(
+            NpyProblem::Truncated { expected, found } if found < expected => write!(
                 f,
                 "NPY data truncated: {found} bytes present, {expected} required by the header"
+            ),
+            NpyProblem::Truncated { expected, found } => write!(
+                f,
+                "NPY data is {found} bytes long, but the header announces {expected}"
             ),
         }
     }
@@ -216,6 +224,19 @@ pub enum Error {
     /// A numerical factorisation or eigen-decomposition failed.
     #[error("{0}")]
     Numerical(String),
+    /// Something asked for more memory than the budget of
+    /// [`crate::budget`] allows; refused before allocating.
+    #[error(
+        "{what} would need {bytes}, over the memory budget of {budget} bytes (--max-memory raises it)"
+    )]
+    TooLarge {
+        /// What was asked for (names the sizes and where they came from).
+        what: String,
+        /// The bytes it would take (overflow-checked).
+        bytes: crate::budget::Bytes,
+        /// The budget in force.
+        budget: u64,
+    },
     /// A Matrix Market file could not be parsed.
     #[error("line {line}: {problem}")]
     MatrixMarket {

@@ -40,6 +40,7 @@
 
 pub use faer;
 
+pub mod budget;
 pub mod cg;
 mod error;
 pub mod io;

@@ -5,6 +5,7 @@ pub mod npy;
 
 pub use mtx::{
     MtxField, MtxHeader, MtxSymmetry, read_matrix_market, read_matrix_market_from,
+    read_matrix_market_header, read_spd_matrix_market, read_spd_matrix_market_from,
     write_matrix_market, write_matrix_market_to,
 };
 pub use npy::{

@@ -111,27 +111,68 @@ fn parse_usize(tok: &str, line: usize) -> Result<usize> {
 }
 
 /// Reads a Matrix Market coordinate matrix from any reader.
-pub fn read_matrix_market_from(
-    mut reader: impl Read,
-) -> Result<(SparseRowMat<usize, f64>, MtxHeader)> {
-    // One buffer, no allocation per line: the entry loop dominates for large files.
+///
+/// The declared sizes bound what is allocated, never the other way round:
+/// the compressed matrix the size line asks for (row pointers for every
+/// declared row, two words per entry the file can actually hold) is checked
+/// against [`crate::budget`] before anything is allocated.
+pub fn read_matrix_market_from(reader: impl Read) -> Result<(SparseRowMat<usize, f64>, MtxHeader)> {
+    read_impl(reader, false)
+}
+
+/// Reads only the header and size line of a Matrix Market file (a few
+/// lines, whatever the file's size), so a caller can check what the matrix
+/// will cost before reading it. `entries` is the declared count.
+pub fn read_matrix_market_header(path: impl AsRef<Path>) -> Result<MtxHeader> {
+    use std::io::BufRead;
+    let path = path.as_ref();
+    let f = std::fs::File::open(path).map_err(|e| Error::from(e).in_file(path))?;
     let mut text = String::new();
-    reader.read_to_string(&mut text)?;
+    let mut reader = std::io::BufReader::new(f);
+    let mut line = String::new();
+    let mut lineno = 0usize;
+    loop {
+        line.clear();
+        // Lines are read with a cap (64 KiB): a header line is short.
+        let n = (&mut reader)
+            .take(1 << 16)
+            .read_line(&mut line)
+            .map_err(|e| Error::from(e).in_file(path))?;
+        lineno += 1;
+        text.push_str(&line);
+        if n == 0 || lineno > 1 && !line.trim_start().starts_with('%') && !line.trim().is_empty() {
+            break;
+        }
+    }
+    let (field, symmetry, nrows, ncols, entries, _) =
+        parse_preamble(&text).map_err(|e| e.in_file(path))?;
+    Ok(MtxHeader {
+        field,
+        symmetry,
+        nrows,
+        ncols,
+        entries,
+    })
+}
+
+type Preamble = (MtxField, MtxSymmetry, usize, usize, usize, usize);
+
+/// The header line and the size line: field, symmetry, rows, columns,
+/// declared entries and the size line's number.
+fn parse_preamble(text: &str) -> Result<Preamble> {
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l));
     let Some((_, first)) = lines.next() else {
         return Err(err(1, MtxProblem::BadHeader("empty file".into())));
     };
     let (field, symmetry) = parse_header(first)?;
-    let mut cur = 1usize;
     let mut content = lines.filter(|(_, l)| {
         let t = l.trim_start();
         !(t.is_empty() || t.starts_with('%'))
     });
     // Size line: first non-comment, non-blank line.
-    let Some((size_line, l)) = content.next() else {
-        return Err(err(cur + 1, MtxProblem::BadSizeLine("missing".into())));
+    let Some((cur, l)) = content.next() else {
+        return Err(err(2, MtxProblem::BadSizeLine("missing".into())));
     };
-    cur = size_line;
     let mut toks = l.split_ascii_whitespace();
     let (Some(a), Some(b), Some(c), None) = (toks.next(), toks.next(), toks.next(), toks.next())
     else {
@@ -150,15 +191,96 @@ pub fn read_matrix_market_from(
             )),
         ));
     }
-    let want = if field == MtxField::Pattern { 2 } else { 3 };
+    Ok((field, symmetry, nrows, ncols, nnz, cur))
+}
+
+/// Reads a matrix that a symmetric positive definite solver will use, and
+/// refuses, before assembly, one that structurally cannot be SPD: not
+/// square, fewer stored entries than rows, a row without a diagonal entry, or
+/// a diagonal entry that is not positive (duplicates summed first).
+pub fn read_spd_matrix_market_from(
+    reader: impl Read,
+) -> Result<(SparseRowMat<usize, f64>, MtxHeader)> {
+    read_impl(reader, true)
+}
+
+/// [`read_spd_matrix_market_from`] on a file; errors name the file.
+pub fn read_spd_matrix_market(path: impl AsRef<Path>) -> Result<SparseRowMat<usize, f64>> {
+    let path = path.as_ref();
+    let f = open_checked(path)?;
+    read_spd_matrix_market_from(f)
+        .map(|(m, _)| m)
+        .map_err(|e| e.in_file(path))
+}
+
+/// Opens `path` for reading after checking that its size fits the budget
+/// (the readers hold the whole text in memory).
+pub(crate) fn open_checked(path: &Path) -> Result<std::fs::File> {
+    let f = std::fs::File::open(path).map_err(|e| Error::from(e).in_file(path))?;
+    let len = f
+        .metadata()
+        .map_err(|e| Error::from(e).in_file(path))?
+        .len();
+    crate::budget::check(
+        format!("reading a file of {len} bytes"),
+        crate::budget::Bytes::exact(len),
+    )
+    .map_err(|e| e.in_file(path))?;
+    Ok(f)
+}
+
+fn read_impl(mut reader: impl Read, spd: bool) -> Result<(SparseRowMat<usize, f64>, MtxHeader)> {
+    // One buffer, no allocation per line: the entry loop dominates for large files.
+    let mut text = String::new();
+    reader.read_to_string(&mut text)?;
+    let (field, symmetry, nrows, ncols, nnz, size_line) = parse_preamble(&text)?;
+    let mut cur = size_line;
+    let cur_size_line = size_line;
+    let content = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .skip(size_line)
+        .filter(|(_, l)| {
+            let t = l.trim_start();
+            !(t.is_empty() || t.starts_with('%'))
+        });
+    let total_lines = text.lines().count();
+    if spd {
+        let why = if nrows != ncols {
+            Some(format!("it is {nrows}×{ncols}, not square"))
+        } else if nrows > total_lines {
+            Some(format!(
+                "the file has {total_lines} lines, too few for the {nrows} diagonal entries"
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(err(cur, MtxProblem::NotSpd(why)));
+        }
+    }
+    // What assembly will hold: the triplets the file can actually contain
+    // (at most one per remaining line, twice for a symmetric file) and the
+    // compressed matrix with a row pointer for every declared row.
+    let stored = nnz.min(total_lines.saturating_sub(cur));
     let cap = if symmetry == MtxSymmetry::Symmetric {
-        2 * nnz
+        stored.saturating_mul(2)
     } else {
-        nnz
+        stored
     };
+    let need = crate::budget::Bytes::of::<Triplet<usize, usize, f64>>(cap)
+        // faer's assembly holds about four words per row (measured: 31 bytes
+        // per declared row at 10⁸ rows).
+        + crate::budget::Bytes::of::<usize>(nrows.saturating_add(1)).times(4)
+        + crate::budget::Bytes::items(cap, 16);
+    crate::budget::check(
+        format!("line {cur}: a {nrows}×{ncols} sparse matrix with {nnz} stored entries"),
+        need,
+    )?;
+    let want = if field == MtxField::Pattern { 2 } else { 3 };
     let mut trips: Vec<Triplet<usize, usize, f64>> = Vec::with_capacity(cap.min(1 << 26));
     let mut count = 0usize;
-    let total_lines = text.lines().count();
     for (lineno, l) in content {
         cur = lineno;
         if count == nnz {
@@ -228,6 +350,43 @@ pub fn read_matrix_market_from(
             },
         ));
     }
+    let size_line = cur_size_line;
+    if spd && nnz < nrows {
+        return Err(err(
+            size_line,
+            MtxProblem::NotSpd(format!(
+                "it stores {nnz} entries for {nrows} rows, so some row has no diagonal entry"
+            )),
+        ));
+    }
+    if spd {
+        // Every row needs a positive diagonal (duplicates summed): checked on
+        // the triplets, before assembly.
+        let mut diag = vec![0.0f64; nrows];
+        let mut seen = vec![false; nrows];
+        for t in &trips {
+            if t.row == t.col {
+                diag[t.row] += t.val;
+                seen[t.row] = true;
+            }
+        }
+        if let Some(i) = (0..nrows).find(|&i| !seen[i]) {
+            return Err(err(
+                size_line,
+                MtxProblem::NotSpd(format!("row {} has no diagonal entry", i + 1)),
+            ));
+        }
+        if let Some(i) = (0..nrows).find(|&i| diag[i] <= 0.0) {
+            return Err(err(
+                size_line,
+                MtxProblem::NotSpd(format!(
+                    "the diagonal entry of row {} is {:e}, not positive",
+                    i + 1,
+                    diag[i]
+                )),
+            ));
+        }
+    }
     let mat = SparseRowMat::try_new_from_triplets(nrows, ncols, &trips)
         .map_err(|e| Error::Numerical(format!("could not build the sparse matrix: {e:?}")))?;
     Ok((
@@ -245,7 +404,7 @@ pub fn read_matrix_market_from(
 /// Reads a Matrix Market coordinate matrix from a file; errors name the file.
 pub fn read_matrix_market(path: impl AsRef<Path>) -> Result<SparseRowMat<usize, f64>> {
     let path = path.as_ref();
-    let f = std::fs::File::open(path).map_err(|e| Error::from(e).in_file(path))?;
+    let f = open_checked(path)?;
     read_matrix_market_from(f)
         .map(|(m, _)| m)
         .map_err(|e| e.in_file(path))

@@ -58,21 +58,110 @@ fn bad(s: impl Into<String>) -> Error {
     Error::Npy(NpyProblem::BadHeader(s.into()))
 }
 
-/// Extracts the value text of `'key':` from the header dictionary.
-fn dict_value<'a>(header: &'a str, key: &str) -> Result<&'a str> {
-    let pat = format!("'{key}':");
-    let start = header
-        .find(&pat)
-        .ok_or_else(|| bad(format!("missing key '{key}' in {header:?}")))?
-        + pat.len();
-    let rest = header[start..].trim_start();
-    let end = if rest.starts_with('(') {
-        rest.find(')').map(|e| e + 1)
-    } else {
-        rest.find([',', '}'])
+/// A value of the header dictionary.
+#[derive(Debug, PartialEq)]
+enum HeaderValue {
+    Str(String),
+    Bool(bool),
+    Tuple(Vec<usize>),
+}
+
+/// Parses the header dictionary strictly: `{'descr': <str>, 'fortran_order':
+/// <bool>, 'shape': <tuple of ints>}`, each key exactly once and no other,
+/// an optional trailing comma, then only spaces up to the final newline.
+/// Written by hand: it is a tiny subset of Python literals, and the errors
+/// say which part is wrong.
+fn parse_header_dict(header: &str) -> Result<(String, bool, Vec<usize>)> {
+    let body = header.trim_end_matches([' ', '\n']);
+    if !header.ends_with('\n') {
+        return Err(bad("header does not end with a newline"));
     }
-    .ok_or_else(|| bad(format!("unterminated value of '{key}'")))?;
-    Ok(rest[..end].trim())
+    let mut rest = body
+        .trim_start()
+        .strip_prefix('{')
+        .ok_or_else(|| bad(format!("header is not a dictionary: {body:?}")))?;
+    let mut entries: Vec<(String, HeaderValue)> = Vec::new();
+    loop {
+        rest = rest.trim_start();
+        if let Some(r) = rest.strip_prefix('}') {
+            if !r.trim().is_empty() {
+                return Err(bad(format!("text after the dictionary: {r:?}")));
+            }
+            break;
+        }
+        let (key, r) =
+            parse_str(rest).ok_or_else(|| bad(format!("expected a quoted key at {rest:?}")))?;
+        let r = r
+            .trim_start()
+            .strip_prefix(':')
+            .ok_or_else(|| bad(format!("expected `:` after '{key}'")))?
+            .trim_start();
+        let (value, r) = if let Some((v, r)) = parse_str(r) {
+            (HeaderValue::Str(v), r)
+        } else if let Some(r) = r.strip_prefix("True") {
+            (HeaderValue::Bool(true), r)
+        } else if let Some(r) = r.strip_prefix("False") {
+            (HeaderValue::Bool(false), r)
+        } else if let Some(r) = r.strip_prefix('(') {
+            let end = r
+                .find(')')
+                .ok_or_else(|| bad(format!("unterminated tuple for '{key}'")))?;
+            let items: Vec<&str> = r[..end].split(',').map(str::trim).collect();
+            // `(3,)`, `(3, 4)`, `()`: empty items only as the trailing comma.
+            let n = items.len();
+            let mut dims = Vec::new();
+            for (k, t) in items.iter().enumerate() {
+                if t.is_empty() && (k + 1 == n) {
+                    continue;
+                }
+                dims.push(
+                    t.parse::<usize>()
+                        .map_err(|_| bad(format!("bad shape entry `{t}`")))?,
+                );
+            }
+            (HeaderValue::Tuple(dims), &r[end + 1..])
+        } else {
+            return Err(bad(format!("bad value for '{key}': {r:?}")));
+        };
+        if entries.iter().any(|(k, _)| *k == key) {
+            return Err(bad(format!("key '{key}' appears twice")));
+        }
+        entries.push((key, value));
+        rest = r.trim_start();
+        if let Some(r) = rest.strip_prefix(',') {
+            rest = r;
+        } else if !rest.starts_with('}') {
+            return Err(bad(format!("expected `,` or `}}` at {rest:?}")));
+        }
+    }
+    let mut descr = None;
+    let mut fortran = None;
+    let mut shape = None;
+    for (k, v) in entries {
+        match (k.as_str(), v) {
+            ("descr", HeaderValue::Str(s)) => descr = Some(s),
+            ("fortran_order", HeaderValue::Bool(b)) => fortran = Some(b),
+            ("shape", HeaderValue::Tuple(t)) => shape = Some(t),
+            ("descr" | "fortran_order" | "shape", v) => {
+                return Err(bad(format!("wrong type for '{k}': {v:?}")));
+            }
+            (other, _) => return Err(bad(format!("unknown key '{other}'"))),
+        }
+    }
+    match (descr, fortran, shape) {
+        (Some(d), Some(f), Some(s)) => Ok((d, f, s)),
+        (None, ..) => Err(bad("missing key 'descr'")),
+        (_, None, _) => Err(bad("missing key 'fortran_order'")),
+        _ => Err(bad("missing key 'shape'")),
+    }
+}
+
+/// A Python string literal in single or double quotes (no escapes: none of
+/// the header's strings need one).
+fn parse_str(s: &str) -> Option<(String, &str)> {
+    let q = s.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let end = s[1..].find(q)? + 1;
+    Some((s[1..end].to_string(), &s[end + 1..]))
 }
 
 /// Reads an NPY array from a byte buffer.
@@ -93,48 +182,29 @@ pub fn read_npy_bytes(bytes: &[u8]) -> Result<NpyArray> {
         .get(hstart..hstart + hlen)
         .ok_or_else(|| bad("header longer than the file"))?;
     let header = std::str::from_utf8(header_bytes).map_err(|_| bad("header is not text"))?;
-    let descr = dict_value(header, "descr")?.trim_matches(|c| c == '\'' || c == '"');
-    let (dtype, big_endian) = match descr {
+    let (descr, fortran_order, shape) = parse_header_dict(header)?;
+    let (dtype, big_endian) = match descr.as_str() {
         "<f8" | "=f8" => (NpyDtype::F64, false),
         ">f8" => (NpyDtype::F64, true),
         "<f4" | "=f4" => (NpyDtype::F32, false),
         ">f4" => (NpyDtype::F32, true),
         other => return Err(Error::Npy(NpyProblem::UnsupportedDtype(other.to_string()))),
     };
-    match dict_value(header, "fortran_order")? {
-        "False" => {}
-        "True" => return Err(Error::Npy(NpyProblem::FortranOrder)),
-        other => {
-            return Err(bad(format!(
-                "fortran_order must be True or False, got {other}"
-            )));
-        }
+    if fortran_order {
+        return Err(Error::Npy(NpyProblem::FortranOrder));
     }
-    let shape_txt = dict_value(header, "shape")?;
-    let inner = shape_txt
-        .strip_prefix('(')
-        .and_then(|s| s.strip_suffix(')'))
-        .ok_or_else(|| bad(format!("shape must be a tuple, got {shape_txt}")))?;
-    let shape = inner
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(|t| {
-            t.parse::<usize>()
-                .map_err(|_| bad(format!("bad shape entry `{t}`")))
-        })
-        .collect::<Result<Vec<_>>>()?;
     if shape.is_empty() || shape.len() > 2 {
         return Err(Error::Npy(NpyProblem::UnsupportedShape(shape)));
     }
-    let count = shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| bad("shape overflows"))?;
     let width = if dtype == NpyDtype::F64 { 8 } else { 4 };
+    // shape × item size, overflow-checked: a header whose product wraps
+    // around 2⁶⁴ is refused, not read as a small array.
+    let need = shape
+        .iter()
+        .try_fold(width, |a: usize, &d| a.checked_mul(d))
+        .ok_or_else(|| bad(format!("shape {shape:?} × {width} bytes overflows")))?;
     let body = &bytes[hstart + hlen..];
-    let need = count * width;
-    if body.len() < need {
+    if body.len() != need {
         return Err(Error::Npy(NpyProblem::Truncated {
             expected: need,
             found: body.len(),
@@ -162,7 +232,10 @@ pub fn read_npy_from(mut r: impl Read) -> Result<NpyArray> {
 /// Reads an NPY file; errors name the file.
 pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| Error::from(e).in_file(path))?;
+    let mut f = super::mtx::open_checked(path)?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)
+        .map_err(|e| Error::from(e).in_file(path))?;
     read_npy_bytes(&bytes).map_err(|e| e.in_file(path))
 }
 

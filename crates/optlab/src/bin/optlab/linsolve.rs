@@ -6,7 +6,7 @@ use std::time::Instant;
 use linalg_core::cg::{Cg, CgParams, CgReport};
 use linalg_core::faer::Col;
 use linalg_core::faer::matrix_free::IdentityPrecond;
-use linalg_core::io::{NpyDtype, read_matrix_market, read_npy_col, write_npy_col};
+use linalg_core::io::{NpyDtype, read_npy_col, read_spd_matrix_market, write_npy_col};
 use linalg_core::op::{SparseOp, apply};
 use linalg_core::precond;
 use linalg_core::{Control, Error};
@@ -76,7 +76,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         ..CgParams::default()
     };
     let solver = Cg::new(params).map_err(|e| Failure::BadInput(e.to_string()))?;
-    let mat = read_matrix_market(&args.matrix).map_err(in_file(&args.matrix))?;
+    let mat = read_spd_matrix_market(&args.matrix).map_err(in_file(&args.matrix))?;
     let mpath = args.matrix.as_path();
     let op = SparseOp::new(mat)
         .and_then(|op| op.into_symmetric(1e-12))

@@ -44,6 +44,37 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Memory budget: sizes from files, problem names and flags that would
+    /// need more are refused before allocating (bytes, or with a K/M/G/T
+    /// suffix, powers of 1024; default: half of the usable memory).
+    #[arg(long, global = true, value_name = "BYTES", value_parser = parse_bytes)]
+    max_memory: Option<u64>,
+}
+
+/// `--max-memory`: `123`, `512K`, `64M`, `2G`, `1T` (powers of 1024; an
+/// optional trailing `B`/`iB`).
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (num, shift) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 10),
+        Some('M') => (&t[..t.len() - 1], 20),
+        Some('G') => (&t[..t.len() - 1], 30),
+        Some('T') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a byte count (e.g. 2G, 512M, 1000000)"))?;
+    let bytes = v * (1u64 << shift) as f64;
+    if !(bytes.is_finite() && bytes >= 1.0 && bytes < 1.8e19) {
+        return Err(format!("`{s}` must be at least 1 byte and below 2⁶⁴"));
+    }
+    Ok(bytes as u64)
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,6 +253,9 @@ fn run_cli() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Some(b) = cli.max_memory {
+        linalg_core::budget::set_max_memory(b);
+    }
     let result = match cli.command {
         Command::Info(a) => info::run(&a),
         Command::Linsolve(a) => linsolve::run(&a),

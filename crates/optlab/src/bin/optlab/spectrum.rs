@@ -12,7 +12,7 @@ use hessian_tools::{
 };
 use linalg_core::faer::matrix_free::LinOp;
 use linalg_core::faer::{Col, Mat};
-use linalg_core::io::{read_matrix_market, read_npy_mat};
+use linalg_core::io::{read_matrix_market, read_matrix_market_header, read_npy_mat};
 use linalg_core::op::{DenseOp, SparseOp};
 use linalg_core::{Control, Error as CoreError};
 use serde_json::{Value, json};
@@ -174,7 +174,7 @@ enum Matrix {
     Sparse(SparseOp),
 }
 
-fn load_matrix(path: &Path, tol: f64) -> Result<Matrix, Failure> {
+fn load_matrix(path: &Path, tol: f64, steps: usize) -> Result<Matrix, Failure> {
     let bad = |m: String| Failure::BadInput(format!("{}: {m}", path.display()));
     let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
     if meta.len() > MAX_FILE {
@@ -204,6 +204,20 @@ fn load_matrix(path: &Path, tol: f64) -> Result<Matrix, Failure> {
             Ok(Matrix::Dense(op.into_inner()))
         }
         "mtx" => {
+            // The declared size bounds what the run will hold (the Lanczos
+            // basis of n-vectors): checked from the header, before reading.
+            let h = read_matrix_market_header(path).map_err(in_file(path))?;
+            let basis = linalg_core::budget::Bytes::matrix::<f64>(h.nrows, steps.min(h.nrows) + 2);
+            linalg_core::budget::check(
+                format!(
+                    "a Lanczos basis of {} vectors for the declared {}×{} matrix",
+                    steps.min(h.nrows) + 2,
+                    h.nrows,
+                    h.ncols
+                ),
+                basis,
+            )
+            .map_err(in_file(path))?;
             let m = read_matrix_market(path).map_err(in_file(path))?;
             if m.nrows() == 0 {
                 return Err(bad("the matrix is empty".into()));
@@ -662,7 +676,7 @@ pub fn run(a: &Args) -> Result<(), Failure> {
                 }
             }
             let t0 = Instant::now();
-            let m = load_matrix(path, a.symmetry_tol)?;
+            let m = load_matrix(path, a.symmetry_tol, a.max_steps)?;
             let (n, product) = match &m {
                 Matrix::Dense(op) => (op.nrows(), (op.nrows() as f64).powi(2)),
                 Matrix::Sparse(op) => (op.nrows(), (op.nnz() + op.nrows()) as f64),
