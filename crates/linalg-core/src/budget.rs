@@ -43,11 +43,7 @@ impl Bytes {
 
     /// `count` items of `item` bytes each.
     pub fn items(count: usize, item: usize) -> Bytes {
-        Bytes(
-            (count as u64)
-                .checked_mul(item as u64)
-                .filter(|_| usize::try_from(count).is_ok()),
-        )
+        Bytes((count as u64).checked_mul(item as u64))
     }
 
     /// `rows × cols` items of type `T` (a dense matrix).
