@@ -71,7 +71,7 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
         .parse()
         .map_err(|_| format!("`{s}` is not a byte count (e.g. 2G, 512M, 1000000)"))?;
     let bytes = v * (1u64 << shift) as f64;
-    if !(bytes.is_finite() && bytes >= 1.0 && bytes < 1.8e19) {
+    if !(1.0..1.8e19).contains(&bytes) {
         return Err(format!("`{s}` must be at least 1 byte and below 2⁶⁴"));
     }
     Ok(bytes as u64)
