@@ -132,7 +132,7 @@ const CASES: &[Case] = &[
     ),
     // optimize.
     case("optimize --problem nope --method gd", 2, "--problem"),
-    case("optimize --problem logistic --method grn", 2, "dataset"),
+    case("optimize --problem logistic --method grn", 2, "DATASET"),
     case("optimize --problem logistic:nope --method grn", 2, "nope"),
     case(
         "optimize --problem rosenbrock --method adam --lr=-1",
@@ -170,10 +170,26 @@ const CASES: &[Case] = &[
         2,
         "too large",
     ),
+    // L and μ by matrix-free Lanczos: runs, and stops at the limit.
     case(
-        "optimize --problem rosenbrock:100000 --method nesterov",
+        "optimize --problem rosenbrock:100000 --method nesterov --max-iters 3",
+        1,
+        "did not converge",
+    ),
+    case(
+        "optimize --problem rosenbrock:4 --method gd --mu 1",
         2,
-        "--l and --mu",
+        "--mu does not apply",
+    ),
+    case(
+        "optimize --problem rosenbrock:4:5 --method gd",
+        2,
+        "rosenbrock:N",
+    ),
+    case(
+        "ot --problem random-assignment:8 --reg 0.5 --keep 3 --method sinkhorn",
+        2,
+        "--keep does not apply",
     ),
     case(
         "optimize --problem logsumexp --method grn-fisher",

@@ -196,7 +196,7 @@ fn parse_preamble(text: &str) -> Result<Preamble> {
 
 /// Reads a matrix that a symmetric positive definite solver will use, and
 /// refuses, before assembly, one that structurally cannot be SPD: not
-/// square, fewer stored entries than rows, a row without a diagonal entry, or
+/// square, empty (0×0), fewer stored entries than rows, a row without a diagonal entry, or
 /// a diagonal entry that is not positive (duplicates summed first).
 pub fn read_spd_matrix_market_from(
     reader: impl Read,
@@ -249,6 +249,8 @@ fn read_impl(mut reader: impl Read, spd: bool) -> Result<(SparseRowMat<usize, f6
     if spd {
         let why = if nrows != ncols {
             Some(format!("it is {nrows}×{ncols}, not square"))
+        } else if nrows == 0 {
+            Some("it is empty (0×0)".to_string())
         } else if nrows > total_lines {
             Some(format!(
                 "the file has {total_lines} lines, too few for the {nrows} diagonal entries"

@@ -100,11 +100,33 @@ impl Objective for ChebyshevRosenbrock {
         g.copy_from(self.jt(x, u.as_ref()) * scale);
         s.powf(self.p) / self.p
     }
+    /// Matrix-free, O(n): `a·Jᵀ(Jv) + b·(Jᵀu)(Jᵀu)ᵀv + a·Σ u_i ∇²u_i v` with
+    /// `a = ‖u‖^{p−2}`, `b = (p−2)‖u‖^{p−4}` (no dense Hessian is formed).
     fn hessian_vec(&self, x: ColRef<'_, f64>, v: ColRef<'_, f64>, mut out: ColMut<'_, f64>) {
-        let h = self
-            .hessian(x)
-            .unwrap_or_else(|| Mat::zeros(self.n, self.n));
-        out.copy_from(h * v);
+        let u = self.residual(x);
+        let s = u.norm_l2();
+        let (a, b) = if s > 0.0 {
+            (s.powf(self.p - 2.0), (self.p - 2.0) * s.powf(self.p - 4.0))
+        } else {
+            (0.0, 0.0)
+        };
+        let jv = Col::from_fn(self.n, |i| {
+            if i == 0 {
+                -0.5 * v[0]
+            } else {
+                v[i] - 4.0 * x[i - 1] * v[i - 1]
+            }
+        });
+        let mut hv = self.jt(x, jv.as_ref()) * a;
+        if b != 0.0 {
+            let jtu = self.jt(x, u.as_ref());
+            let d = jtu.transpose() * v;
+            hv += jtu * (b * d);
+        }
+        for i in 1..self.n {
+            hv[i - 1] += a * u[i] * -4.0 * v[i - 1];
+        }
+        out.copy_from(hv);
     }
     fn hessian(&self, x: ColRef<'_, f64>) -> Option<Mat<f64>> {
         let mut h = self.gauss_newton(x);

@@ -187,9 +187,10 @@ fn parse_cli() -> Result<Cli, ExitCode> {
     for name in names {
         cmd = cmd.mut_subcommand(name, |s| s.allow_negative_numbers(true));
     }
-    let parsed = cmd
-        .try_get_matches()
-        .and_then(|m| Cli::from_arg_matches(&m));
+    let parsed = cmd.try_get_matches().and_then(|m| {
+        record_given(&m);
+        Cli::from_arg_matches(&m)
+    });
     match parsed {
         Ok(c) => Ok(c),
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
@@ -220,6 +221,42 @@ fn parse_cli() -> Result<Cli, ExitCode> {
             errln!("{line}");
             Err(ExitCode::from(2))
         }
+    }
+}
+
+/// The flags given on the command line (argument ids, e.g. `max_iters`),
+/// of the innermost subcommand: defaults do not count.
+static GIVEN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+fn record_given(m: &clap::ArgMatches) {
+    let mut m = m;
+    while let Some((_, sub)) = m.subcommand() {
+        m = sub;
+    }
+    let ids = m
+        .ids()
+        .filter(|id| m.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|id| id.as_str().to_string())
+        .collect();
+    let _ = GIVEN.set(ids);
+}
+
+/// Whether the flag with argument id `id` (the field name, `max_iters`) was
+/// given on the command line rather than taken from its default.
+pub fn given(id: &str) -> bool {
+    GIVEN.get().is_some_and(|g| g.iter().any(|x| x == id))
+}
+
+/// Refuses (exit 2) the first of `ids` that was given although it does not
+/// apply to `context` (e.g. "--method sns"): options that do not apply are
+/// rejected, not ignored (docs/cli.md).
+pub fn reject_given(ids: &[&str], context: &str) -> Result<(), Failure> {
+    match ids.iter().find(|id| given(id)) {
+        Some(id) => Err(Failure::BadInput(format!(
+            "--{} does not apply to {context}",
+            id.replace('_', "-")
+        ))),
+        None => Ok(()),
     }
 }
 

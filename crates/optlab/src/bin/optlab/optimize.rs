@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 use linalg_core::faer::{Col, Side};
 use linalg_core::io::read_npy_col;
+use linalg_core::lanczos::{LanczosParams, Reorthogonalization, lanczos_with, ritz_pairs};
 use linalg_core::objective::Rosenbrock;
 use linalg_core::{Control, Objective};
 use optimizers::objectives::{
@@ -141,6 +142,42 @@ fn parse_problem(args: &Args) -> Result<(Problem, Col<f64>), Failure> {
             ))
         })
     };
+    // Each problem takes a fixed number of `:ARGS`; extra ones are refused,
+    // not ignored.
+    let allowed: &[usize] = match name {
+        "rosenbrock" => &[0, 1],
+        "chebyshev" => &[0, 1, 2],
+        "logsumexp" | "normpow4" => &[0, 2],
+        "logistic" | "softmax" => &[1],
+        _ => &[0],
+    };
+    let known = matches!(
+        name,
+        "rosenbrock"
+            | "chebyshev"
+            | "logsumexp"
+            | "normpow4"
+            | "logistic"
+            | "softmax"
+            | "f1"
+            | "f2"
+            | "f3"
+    );
+    if known && !allowed.contains(&rest.len()) {
+        let forms = match name {
+            "rosenbrock" => "rosenbrock or rosenbrock:N",
+            "chebyshev" => "chebyshev, chebyshev:N or chebyshev:N:P",
+            "logsumexp" => "logsumexp or logsumexp:M:N",
+            "normpow4" => "normpow4 or normpow4:M:N",
+            "logistic" => "logistic:DATASET",
+            "softmax" => "softmax:DATASET",
+            _ => name,
+        };
+        return Err(Failure::BadInput(format!(
+            "--problem {}: expected {forms}",
+            args.problem
+        )));
+    }
     // Dense data (logsumexp, normpow4) and vectors (rosenbrock, chebyshev)
     // are sized by the flag: bound them before allocating.
     let sized = |k: usize, default: usize, max: usize| -> Result<usize, Failure> {
@@ -212,14 +249,45 @@ fn parse_problem(args: &Args) -> Result<(Problem, Col<f64>), Failure> {
     })
 }
 
-/// Extreme eigenvalues of the dense Hessian at `x0` (for default L and μ).
-fn hessian_bounds(obj: &impl Objective, x0: &Col<f64>) -> Option<(f64, f64)> {
-    if obj.dim() > MAX_SIDE {
-        return None;
+/// Largest dimension at which the default L and μ come from the dense Hessian.
+const DENSE_BOUNDS_MAX: usize = 500;
+/// Lanczos steps of the matrix-free estimate.
+const LANCZOS_STEPS: usize = 60;
+
+/// Extreme eigenvalues of the Hessian at `x0` (for the default L and μ) and
+/// the Hessian-vector products spent. Small problems use the dense Hessian;
+/// larger ones (and objectives without one) run matrix-free: plain Lanczos
+/// (three vectors, no basis kept) on the Hessian operator, each extreme Ritz
+/// value widened by its residual bound so that L errs on the safe side.
+fn hessian_bounds(obj: &impl Objective, x0: &Col<f64>) -> Result<(f64, f64, usize), Failure> {
+    let n = obj.dim();
+    if n <= DENSE_BOUNDS_MAX
+        && let Some(h) = obj.hessian(x0.as_ref())
+    {
+        let ev = h
+            .self_adjoint_eigenvalues(Side::Lower)
+            .map_err(|e| Failure::Solver(format!("Hessian eigenvalues at x0 failed: {e:?}")))?;
+        return Ok((ev[0], ev[ev.len() - 1], 0));
     }
-    let h = obj.hessian(x0.as_ref())?;
-    let ev = h.self_adjoint_eigenvalues(Side::Lower).ok()?;
-    Some((ev[0], ev[ev.len() - 1]))
+    let op = obj.hessian_op(x0.as_ref());
+    // A fixed start with no structure in common with the test problems.
+    let start = Col::from_fn(n, |i| {
+        1.0 + 0.5 * ((i as f64 + 1.0) * 0.618_033_988_749_895).fract()
+    });
+    let steps = LANCZOS_STEPS.min(n);
+    let params = LanczosParams::new(steps)
+        .reorth(Reorthogonalization::None)
+        .keep_basis(false);
+    let run = lanczos_with(&op, start.as_ref(), &params, |_| Control::Continue).map_err(|e| {
+        Failure::Solver(format!(
+            "estimating L and μ by Lanczos on the Hessian at x0 failed ({e}); give --l and --mu"
+        ))
+    })?;
+    let ritz = ritz_pairs(&run).map_err(|e| Failure::Solver(e.to_string()))?;
+    let k = ritz.values.len();
+    let lo = ritz.values[0] - ritz.residual_bounds[0];
+    let hi = ritz.values[k - 1] + ritz.residual_bounds[k - 1];
+    Ok((lo, hi, run.work.matvecs))
 }
 
 fn solve<O: Curvature>(
@@ -244,13 +312,13 @@ fn solve<O: Curvature>(
         args.method,
         MethodArg::Gd | MethodArg::Nesterov | MethodArg::Tmm
     );
+    let needs_mu = matches!(args.method, MethodArg::Nesterov | MethodArg::Tmm);
+    let gd_fixed = args.method == MethodArg::Gd && args.lr.is_some();
     let (mut l, mut mu) = (args.l.unwrap_or(f64::NAN), args.mu.unwrap_or(f64::NAN));
-    if needs_l && (args.l.is_none() || args.mu.is_none()) {
-        let (lo, hi) = hessian_bounds(obj, x0).ok_or_else(|| {
-            Failure::BadInput(format!(
-                "give --l and --mu: the dense Hessian at x0 is not available (or the problem has more than {MAX_SIDE} unknowns)"
-            ))
-        })?;
+    let mut bound_products = 0;
+    if needs_l && !gd_fixed && (args.l.is_none() || (needs_mu && args.mu.is_none())) {
+        let (lo, hi, products) = hessian_bounds(obj, x0)?;
+        bound_products = products;
         if args.l.is_none() {
             l = hi;
         }
@@ -266,14 +334,17 @@ fn solve<O: Curvature>(
             | MethodArg::GrnDiag
             | MethodArg::Mishchenko
     );
-    // The GRN models are dense n × n matrices here.
+    // The GRN models are dense n × n matrices here (and each step factors
+    // one: O(n³) time), so the size is bounded by time as well as memory.
     if grn_method && obj.dim() > MAX_SIDE {
+        let n = obj.dim();
+        let bytes = (n as u128) * (n as u128) * 8;
         return Err(Failure::BadInput(format!(
-            "--method {}: {} unknowns is too large for the dense Hessian models (at most {MAX_SIDE})",
+            "--method {}: {n} unknowns is too large: the dense Hessian model needs {bytes} bytes ({:.1} GB) and O(n³) work per step (at most {MAX_SIDE} unknowns); the matrix-free methods gd, gd-armijo, nesterov, adam or diffgrad run at this size",
             args.method
                 .to_possible_value()
                 .map_or_else(|| "grn".to_owned(), |v| v.get_name().to_owned()),
-            obj.dim()
+            bytes as f64 / 1e9
         )));
     }
     let grn_params = |hessian, regularisation| GrnParams {
@@ -336,13 +407,18 @@ fn solve<O: Curvature>(
             minimize(obj, x0.as_ref(), method, &run, |_| Control::Continue)
         }
     };
-    result.map_err(|e| {
-        let msg = match e.param_name().and_then(flag_of) {
-            Some(flag) => format!("{flag}: {e}"),
-            None => e.to_string(),
-        };
-        Failure::from_error(e.is_input_error(), msg, args.json)
-    })
+    result
+        .map(|mut rep| {
+            rep.work.hessian_vec_evals += bound_products;
+            rep
+        })
+        .map_err(|e| {
+            let msg = match e.param_name().and_then(flag_of) {
+                Some(flag) => format!("{flag}: {e}"),
+                None => e.to_string(),
+            };
+            Failure::from_error(e.is_input_error(), msg, args.json)
+        })
 }
 
 /// The command-line flag of a rejected parameter (names as `validate()` spells them).
@@ -363,7 +439,58 @@ fn flag_of(name: &str) -> Option<&'static str> {
     })
 }
 
+/// Refuses the options that the chosen method or problem does not use.
+fn check_applicable(args: &Args) -> Result<(), Failure> {
+    use MethodArg as M;
+    let method = args
+        .method
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_owned());
+    let context = format!("--method {method}");
+    let adam = matches!(args.method, M::Adam | M::Amsgrad | M::Diffgrad);
+    let grn = matches!(
+        args.method,
+        M::Grn | M::GrnGn | M::GrnFisher | M::GrnDiag | M::Mishchenko
+    );
+    if !adam {
+        crate::reject_given(&["beta1", "beta2", "eps", "weight_decay"], &context)?;
+    }
+    if !grn {
+        crate::reject_given(&["gamma0"], &context)?;
+    }
+    if !matches!(args.method, M::Gd | M::Nesterov | M::Tmm) {
+        crate::reject_given(&["l"], &context)?;
+    }
+    if !matches!(args.method, M::Nesterov | M::Tmm) {
+        crate::reject_given(&["mu"], &context)?;
+    }
+    if !(adam || matches!(args.method, M::Gd | M::GdArmijo)) {
+        crate::reject_given(&["lr"], &context)?;
+    }
+    if args.method == M::Gd && args.lr.is_some() {
+        crate::reject_given(
+            &["l"],
+            "--method gd with --lr (L only sets the default step 1/L)",
+        )?;
+    }
+    let name = args.problem.split(':').next().unwrap_or_default();
+    if !matches!(name, "logistic" | "softmax") {
+        crate::reject_given(
+            &["reg"],
+            &format!("--problem {name} (only logistic and softmax are regularised)"),
+        )?;
+    }
+    if !matches!(name, "logsumexp" | "normpow4") {
+        crate::reject_given(
+            &["seed"],
+            &format!("--problem {name} (only logsumexp and normpow4 are random)"),
+        )?;
+    }
+    Ok(())
+}
+
 pub fn run(args: &Args) -> Result<(), Failure> {
+    check_applicable(args)?;
     let (problem, default_x0) = parse_problem(args)?;
     let x0 = match &args.x0 {
         Some(p) => {

@@ -3,14 +3,16 @@
 use std::path::PathBuf;
 
 use linalg_core::faer::Col;
-use linalg_core::io::{NpyDtype, read_npy_col, read_npy_mat, write_npy_col, write_npy_mat};
+use linalg_core::io::{
+    NpyDtype, read_npy, read_npy_col, read_npy_mat, write_npy_col, write_npy_mat,
+};
 use serde_json::json;
 use sinkhorn_newton::{
     Control, EpsScaling, OtProblem, SinkhornMethod, SinkhornParams, SnsParams, cost, instances,
     newton_dense, sinkhorn, sns,
 };
 
-use crate::{Failure, outcome, print_json, to_json};
+use crate::{Failure, outcome, print_json, reject_given, to_json};
 
 /// Solver choice of `optlab ot`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -188,7 +190,46 @@ fn builtin_problem(spec: &str) -> Result<instances::Instance, Failure> {
     .map_err(|e| Failure::BadInput(format!("--problem {spec}: {e}")))
 }
 
+/// Options of one solver family only: refused with the others.
+const SINKHORN_ONLY: &[&str] = &[
+    "sinkhorn_method",
+    "check_every",
+    "eps_scaling",
+    "eps_factor",
+];
+const NEWTON_ONLY: &[&str] = &["sinkhorn_iters", "shift_mu", "cg_rtol", "switch_ratio"];
+const SNS_ONLY: &[&str] = &["keep", "fixed_keep"];
+
+/// Reads a cost matrix: a 2-D NPY file (a 1-D array is refused, it is
+/// almost always a flattened matrix).
+fn read_cost(p: &std::path::Path) -> Result<linalg_core::faer::Mat<f64>, Failure> {
+    let arr = read_npy(p).map_err(bad)?;
+    if arr.shape.len() != 2 {
+        return Err(Failure::BadInput(format!(
+            "{}: the cost must be a 2-D array, got shape {:?}",
+            p.display(),
+            arr.shape
+        )));
+    }
+    arr.into_mat()
+        .map_err(|e| Failure::BadInput(format!("{}: {e}", p.display())))
+}
+
 pub fn run(args: &Args) -> Result<(), Failure> {
+    match args.method {
+        Method::Sinkhorn => {
+            reject_given(NEWTON_ONLY, "--method sinkhorn")?;
+            reject_given(SNS_ONLY, "--method sinkhorn")?;
+        }
+        Method::Sns => reject_given(SINKHORN_ONLY, "--method sns")?,
+        Method::NewtonDense => {
+            reject_given(SINKHORN_ONLY, "--method newton-dense")?;
+            reject_given(SNS_ONLY, "--method newton-dense")?;
+        }
+    }
+    if args.metric != Metric::Sqeuclidean && args.x.is_none() {
+        reject_given(&["metric"], "--cost or --problem (it needs --x and --y)")?;
+    }
     let reg = match (args.reg, args.eta) {
         (Some(r), _) => r,
         (None, Some(e)) if e.is_finite() && e > 0.0 => 1.0 / e,
@@ -205,7 +246,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     };
     let c = match (&builtin, &args.cost, &args.x, &args.y) {
         (Some(inst), ..) => inst.cost.clone(),
-        (None, Some(p), _, _) => read_npy_mat(p).map_err(bad)?,
+        (None, Some(p), _, _) => read_cost(p)?,
         (None, None, Some(px), Some(py)) => {
             let (x, y) = (
                 read_npy_mat(px).map_err(bad)?,

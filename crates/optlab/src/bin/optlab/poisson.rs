@@ -87,6 +87,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     let scene = Scene::from_name(&args.scene).map_err(bad)?;
     let is_dcdm = args.method == "dcdm";
+    if !is_dcdm {
+        crate::reject_given(
+            &["model", "k", "residual", "refresh_every", "device"],
+            &format!("--method {} (DCDM options)", args.method),
+        )?;
+    } else if args.residual != "update" {
+        crate::reject_given(&["refresh_every"], "--residual recompute")?;
+    }
     let method = if is_dcdm {
         Method::Cg
     } else {
