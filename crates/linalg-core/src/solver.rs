@@ -173,15 +173,31 @@ impl Work {
     }
 }
 
+/// Records kept before a history is thinned ([`Recorder`]).
+pub const HISTORY_CAP: usize = 1 << 16;
+
 /// The history, the observer, the clock and the stopping tests of one run.
 ///
 /// Generic over the record type `R` so each method keeps the quantities it
 /// plots; see the module documentation for the order of the tests.
+///
+/// The history's memory is bounded whatever the iteration limit: once it
+/// holds [`HISTORY_CAP`] records, every other one is dropped and from then
+/// on one record in two (four, …) is kept, so a run of 10⁹ iterations keeps
+/// between 2¹⁵ and 2¹⁶ evenly spaced records. The first record and the last
+/// one are always kept; each record carries its own iteration number. The
+/// observer still sees every record.
 pub struct Recorder<R, O> {
     start: Instant,
     max_iters: usize,
     observer: O,
     history: Vec<R>,
+    /// Keep one record in `stride`.
+    stride: usize,
+    /// Records seen since the last one kept.
+    since: usize,
+    /// The newest record when it was not kept (restored by `finish`).
+    latest: Option<R>,
 }
 
 impl<R: IterationRecord, O: FnMut(&R) -> Control> Recorder<R, O> {
@@ -193,6 +209,9 @@ impl<R: IterationRecord, O: FnMut(&R) -> Control> Recorder<R, O> {
             max_iters,
             observer,
             history: Vec::new(),
+            stride: 1,
+            since: 0,
+            latest: None,
         }
     }
 
@@ -202,7 +221,7 @@ impl<R: IterationRecord, O: FnMut(&R) -> Control> Recorder<R, O> {
     pub fn record(&mut self, record: R, converged: bool) -> Option<Termination> {
         let iteration = record.iteration();
         let control = (self.observer)(&record);
-        self.history.push(record);
+        self.keep(record);
         if control == Control::Stop {
             Some(Termination::Cancelled)
         } else if converged {
@@ -224,17 +243,43 @@ impl<R, O> Recorder<R, O> {
     /// Stores a record without consulting the observer or the tests (a last
     /// record that a method adds after it stopped for another reason).
     pub fn push_silent(&mut self, record: R) {
-        self.history.push(record);
+        self.keep(record);
     }
 
-    /// The records so far.
+    /// Stores `record`, or holds it as the newest while the history is
+    /// thinned, and thins the history when it reaches [`HISTORY_CAP`].
+    fn keep(&mut self, record: R) {
+        self.since += 1;
+        if self.history.is_empty() || self.since >= self.stride {
+            self.history.push(record);
+            self.since = 0;
+            self.latest = None;
+        } else {
+            self.latest = Some(record);
+        }
+        if self.history.len() >= HISTORY_CAP {
+            // The newest record (an odd position) is held back, the rest
+            // keep their even positions: the spacing doubles evenly.
+            self.latest = self.history.pop();
+            let mut k = 0;
+            self.history.retain(|_| {
+                k += 1;
+                (k - 1) % 2 == 0
+            });
+            self.since = self.stride;
+            self.stride *= 2;
+        }
+    }
+
+    /// The records kept so far (without the newest one while it is held
+    /// back by thinning; see [`Recorder::last`]).
     pub fn history(&self) -> &[R] {
         &self.history
     }
 
     /// The last record, if any.
     pub fn last(&self) -> Option<&R> {
-        self.history.last()
+        self.latest.as_ref().or(self.history.last())
     }
 
     /// Wall time since the start.
@@ -243,8 +288,11 @@ impl<R, O> Recorder<R, O> {
     }
 
     /// The history and the elapsed time, for the report.
-    pub fn finish(self) -> (Vec<R>, Duration) {
+    pub fn finish(mut self) -> (Vec<R>, Duration) {
         let elapsed = self.start.elapsed();
+        if let Some(r) = self.latest.take() {
+            self.history.push(r);
+        }
         (self.history, elapsed)
     }
 }
@@ -281,6 +329,35 @@ mod tests {
         let mut rec = Recorder::new(2, |_: &R| Control::Stop);
         assert_eq!(rec.record(R(0), true), Some(Termination::Cancelled));
         assert_eq!(rec.history().len(), 1);
+    }
+
+    #[test]
+    fn long_histories_are_thinned_evenly_and_keep_both_ends() {
+        let mut rec = Recorder::new(usize::MAX, |_: &R| Control::Continue);
+        let n = 3 * HISTORY_CAP + 5;
+        for i in 0..n {
+            assert_eq!(rec.record(R(i), false), None);
+            assert!(rec.history().len() < HISTORY_CAP);
+            assert_eq!(rec.last().unwrap().0, i);
+        }
+        let (h, _) = rec.finish();
+        assert!(
+            h.len() > HISTORY_CAP / 4 && h.len() <= HISTORY_CAP,
+            "{}",
+            h.len()
+        );
+        assert_eq!(h[0].0, 0);
+        assert_eq!(h[h.len() - 1].0, n - 1);
+        // Evenly spaced (stride 4 after two thinnings), the last one aside.
+        for w in h[..h.len() - 1].windows(2) {
+            assert_eq!(w[1].0 - w[0].0, 4);
+        }
+        // Short histories are untouched.
+        let mut rec = Recorder::new(usize::MAX, |_: &R| Control::Continue);
+        for i in 0..100 {
+            rec.record(R(i), false);
+        }
+        assert_eq!(rec.finish().0.len(), 100);
     }
 
     #[test]

@@ -163,7 +163,9 @@ pub struct SnsParams {
     pub marginal_tol: f64,
     /// Sinkhorn sweeps before the Newton stage (`N1`, default 20 as in the paper).
     pub sinkhorn_iters: usize,
-    /// Newton-step limit (default 200).
+    /// Limit on the Newton stage (default 200): Newton steps plus the
+    /// single Sinkhorn sweeps taken when a line search fails, so that every
+    /// loop of the run is bounded by the documented limits.
     pub max_newton_iters: usize,
     /// Off-diagonal entries of `P` kept in the sparsified Hessian; `None` means
     /// `8·max(n, m)` (the paper's target sparsity λ = 2/n counted against the

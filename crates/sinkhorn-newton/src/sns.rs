@@ -175,7 +175,12 @@ fn newton_stage<O: FnMut(&OtRecord) -> Control>(
     // The plan at the accepted line-search point is the next step's plan.
     let mut cached = false;
     let mut n_newton = 0;
-    while n_newton < params.max_newton_iters {
+    // Fallback sweeps count against the same limit as Newton steps: a run
+    // whose line searches keep failing (ε far below the cost's scale) stops
+    // at `max_newton_iters` passes instead of sweeping on without bound.
+    let mut passes = 0;
+    while passes < params.max_newton_iters {
+        passes += 1;
         if !cached {
             let (x, y) = (std::mem::take(&mut st.x), std::mem::take(&mut st.y));
             let ok = st.plan_into(&x, &y, &mut ws.plan);

@@ -242,6 +242,9 @@ impl KernelState {
     }
 }
 
+/// Row blocks of the kernel sweep (see `kernel_sweep`).
+const PARTIAL_BLOCKS: usize = 16;
+
 impl State<'_> {
     /// `‖r − P1‖₁ + ‖c − Pᵀ1‖₁` in kernel space, `P = diag(u) K diag(v)`
     /// (one product for the rows; the columns were matched by the last half-sweep).
@@ -283,8 +286,12 @@ impl State<'_> {
                 ks.k.clear();
                 return false;
             }
-            let threads = rayon::current_num_threads().max(1);
-            ks.partials = vec![vec![0.0; m]; threads];
+            // A fixed number of row blocks, not one per thread: Kᵀu is summed
+            // over the blocks' partials in one order whatever the pool size,
+            // so results are bit-identical for any RAYON_NUM_THREADS (the
+            // extra cost is 16·m additions per sweep; the sweep's parallel
+            // speed-up is capped at 16 threads).
+            ks.partials = vec![vec![0.0; m]; PARTIAL_BLOCKS.min(n.max(1))];
             ks.u = vec![1.0; n];
             ks.v = vec![1.0; m];
             ks.kv = vec![0.0; n];

@@ -5,9 +5,9 @@ use bilevel_penalty::instances::{
     StochasticQuadraticConfig,
 };
 use bilevel_penalty::{
-    AidParams, BilevelProblem, BilevelReport, BomeParams, Control, F2saParams, InnerParams,
-    ItdParams, PenaltyParams, StochasticBilevel, StochasticParams, Variant, aid, bome, f2sa, itd,
-    penalty, penalty_stochastic,
+    AidParams, BilevelProblem, BilevelReport, BomeParams, F2saParams, InnerParams, ItdParams,
+    PenaltyParams, StochasticBilevel, StochasticParams, Variant, aid, bome, f2sa, itd, penalty,
+    penalty_stochastic,
 };
 use linalg_core::faer::Col;
 use serde_json::json;
@@ -153,7 +153,7 @@ fn deterministic<P: BilevelProblem>(
                     tol: d.inner.tol.min(1e-7),
                     ..d.inner
                 }),
-            |_| Control::Continue,
+            crate::watch::observe,
         ),
         MethodArg::Itd => itd(
             p,
@@ -162,7 +162,7 @@ fn deterministic<P: BilevelProblem>(
             &ItdParams::default()
                 .grad_tol(args.grad_tol)
                 .max_iters(max_iters),
-            |_| Control::Continue,
+            crate::watch::observe,
         ),
         MethodArg::Bome => bome(
             p,
@@ -171,7 +171,7 @@ fn deterministic<P: BilevelProblem>(
             &BomeParams::default()
                 .grad_tol(args.grad_tol)
                 .max_iters(args.max_iters.unwrap_or(10 * d.max_iters)),
-            |_| Control::Continue,
+            crate::watch::observe,
         ),
         _ => penalty(
             p,
@@ -183,7 +183,7 @@ fn deterministic<P: BilevelProblem>(
                 .grad_tol(args.grad_tol)
                 .max_iters(max_iters)
                 .inner(d.inner),
-            |_| Control::Continue,
+            crate::watch::observe,
         ),
     }
 }
@@ -211,7 +211,7 @@ fn run_any<P: StochasticBilevel>(
             .target(target)
             .seed(args.seed)
             .eval_every(10),
-            |_| Control::Continue,
+            crate::watch::observe,
         ),
         MethodArg::PenaltyStochastic | MethodArg::PenaltyStorm | MethodArg::Penalty2ts => {
             let variant = match args.method {
@@ -244,7 +244,7 @@ fn run_any<P: StochasticBilevel>(
                     .eval_every(10)
                     .target(target)
                     .seed(args.seed),
-                |_| Control::Continue,
+                crate::watch::observe,
             )
         }
         _ => deterministic(p, x0, y0, args, d),
@@ -481,7 +481,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "sigma": rep.sigma,
             "value": rep.value,
             "converged": ok,
-            "termination": rep.termination.as_str(),
+            "termination": crate::watch::termination(rep.termination.as_str()),
             "certificate": to_json(&rep.certificate),
             "calls": to_json(&rep.calls),
             "work": to_json(&rep.work),
@@ -496,7 +496,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             rep.x.nrows()
         );
         outln!("method            {} (σ = {:e})", rep.method, rep.sigma);
-        outln!("iterations        {} ({})", rep.iterations, rep.termination);
+        outln!(
+            "iterations        {} ({})",
+            rep.iterations,
+            crate::watch::termination(rep.termination.as_str())
+        );
         outln!("value             {:.12e}", rep.value);
         outln!("f(x, y)           {:.12e}", rep.upper_value);
         outln!("‖hypergradient‖   {:.3e}", rep.grad_norm);

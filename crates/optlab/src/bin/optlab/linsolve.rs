@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use linalg_core::Error;
 use linalg_core::cg::{Cg, CgParams, CgReport};
 use linalg_core::faer::Col;
 use linalg_core::faer::matrix_free::IdentityPrecond;
 use linalg_core::io::{NpyDtype, read_npy_col, read_spd_matrix_market, write_npy_col};
 use linalg_core::op::{SparseOp, apply};
 use linalg_core::precond;
-use linalg_core::{Control, Error};
 use serde_json::json;
 
 use crate::{Failure, print_json, to_json};
@@ -121,18 +121,22 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let setup_seconds = setup.elapsed().as_secs_f64();
     let t = Instant::now();
     let report: CgReport = match args.method {
-        Method::Cg => solver.solve_with(&op, &IdentityPrecond { dim: n }, b.as_ref(), None, |_| {
-            Control::Continue
-        }),
+        Method::Cg => solver.solve_with(
+            &op,
+            &IdentityPrecond { dim: n },
+            b.as_ref(),
+            None,
+            crate::watch::observe,
+        ),
         Method::JacobiPcg => {
             let jacobi = precond::jacobi(diag.iter().copied(), precond::ZeroDiagonal::Identity);
-            solver.solve_with(&op, &jacobi, b.as_ref(), None, |_| Control::Continue)
+            solver.solve_with(&op, &jacobi, b.as_ref(), None, crate::watch::observe)
         }
         Method::Ic0Pcg => {
             let ic = ic0
                 .as_ref()
                 .ok_or_else(|| Failure::Solver("IC(0) factor missing".into()))?;
-            solver.solve_with(&op, ic, b.as_ref(), None, |_| Control::Continue)
+            solver.solve_with(&op, ic, b.as_ref(), None, crate::watch::observe)
         }
     }
     .map_err(in_file(mpath))?;
@@ -156,7 +160,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "nnz": nnz,
             "iterations": report.iterations,
             "converged": report.converged,
-            "termination": report.termination.as_str(),
+            "termination": crate::watch::termination(report.termination.as_str()),
             "relative_residual": relative_residual,
             "seconds": seconds,
             "setup_seconds": setup_seconds,
@@ -170,7 +174,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         );
         outln!("method            {}", args.method.name());
         outln!("iterations        {}", report.iterations);
-        outln!("termination       {}", report.termination);
+        outln!(
+            "termination       {}",
+            crate::watch::termination(report.termination.as_str())
+        );
         outln!("‖b − Ax‖/‖b‖      {relative_residual:.3e}");
         outln!(
             "solve time        {:.3} ms (setup {:.3} ms)",

@@ -32,6 +32,7 @@ mod relu;
 mod spectrum;
 mod tour;
 mod train;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -49,6 +50,10 @@ struct Cli {
     /// suffix, powers of 1024; default: half of the usable memory).
     #[arg(long, global = true, value_name = "BYTES", value_parser = parse_bytes)]
     max_memory: Option<u64>,
+    /// Stop every solver run after this many seconds, printing the report
+    /// so far with termination `time_limit` (exit code 1).
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = watch::parse_seconds)]
+    time_limit: Option<f64>,
 }
 
 /// `--max-memory`: `123`, `512K`, `64M`, `2G`, `1T` (powers of 1024; an
@@ -159,6 +164,11 @@ impl From<datasets::Error> for Failure {
 pub fn outcome(converged: bool, what: impl FnOnce() -> String) -> Result<(), Failure> {
     if converged {
         Ok(())
+    } else if watch::fired() {
+        Err(Failure::Solver(format!(
+            "stopped at the time limit of {} s (--time-limit); the report so far is printed",
+            watch::limit_seconds().unwrap_or(0.0)
+        )))
     } else {
         Err(Failure::Solver(what()))
     }
@@ -264,6 +274,7 @@ pub fn reject_given(ids: &[&str], context: &str) -> Result<(), Failure> {
 /// program stops at once with exit code 1 and no message, never a panic.
 pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
+    watch::finish();
     let mut out = std::io::stdout().lock();
     if out.write_fmt(args).is_err() {
         std::process::exit(1);
@@ -293,6 +304,10 @@ fn run_cli() -> ExitCode {
     if let Some(b) = cli.max_memory {
         linalg_core::budget::set_max_memory(b);
     }
+    watch::start(cli.time_limit);
+    // Bit-identical results for any RAYON_NUM_THREADS (faer's default splits
+    // its factorizations by the pool size).
+    linalg_core::faer::set_global_parallelism(linalg_core::deterministic_par());
     let result = match cli.command {
         Command::Info(a) => info::run(&a),
         Command::Linsolve(a) => linsolve::run(&a),
@@ -319,5 +334,6 @@ fn run_cli() -> ExitCode {
 
 /// Prints a JSON value as one line on standard output.
 pub fn print_json(v: &serde_json::Value) {
+    watch::finish();
     outln!("{v}");
 }

@@ -361,25 +361,25 @@ fn solve<O: Curvature>(
             obj,
             x0.as_ref(),
             &grn_params(HessianKind::Exact, gn),
-            |_| Control::Continue,
+            crate::watch::observe,
         ),
         MethodArg::GrnGn => grn(
             obj,
             x0.as_ref(),
             &grn_params(HessianKind::GaussNewton, gn),
-            |_| Control::Continue,
+            crate::watch::observe,
         ),
         MethodArg::GrnFisher => grn(
             obj,
             x0.as_ref(),
             &grn_params(HessianKind::Fisher, gn),
-            |_| Control::Continue,
+            crate::watch::observe,
         ),
         MethodArg::GrnDiag => grn(
             obj,
             x0.as_ref(),
             &grn_params(HessianKind::Diagonal, gn),
-            |_| Control::Continue,
+            crate::watch::observe,
         ),
         MethodArg::Mishchenko => grn(
             obj,
@@ -388,7 +388,7 @@ fn solve<O: Curvature>(
                 HessianKind::Exact,
                 Regularisation::Mishchenko { h0: args.gamma0 },
             ),
-            |_| Control::Continue,
+            crate::watch::observe,
         ),
         m => {
             let method = match m {
@@ -404,7 +404,7 @@ fn solve<O: Curvature>(
                 MethodArg::Amsgrad => Method::AmsGrad(adam),
                 _ => Method::DiffGrad(adam),
             };
-            minimize(obj, x0.as_ref(), method, &run, |_| Control::Continue)
+            minimize(obj, x0.as_ref(), method, &run, crate::watch::observe)
         }
     };
     result
@@ -518,7 +518,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "grad_norm": rep.grad_norm,
             "seconds": rep.elapsed.as_secs_f64(),
             "converged": rep.converged,
-            "termination": rep.termination.as_str(),
+            "termination": crate::watch::termination(rep.termination.as_str()),
             "work": to_json(&rep.work),
             "x": if rep.x.nrows() <= 16 { json!(rep.x.iter().collect::<Vec<_>>()) } else { json!(null) },
             "history": to_json(&rep.history),
@@ -529,7 +529,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         outln!(
             "iterations   {} ({})",
             rep.iterations,
-            rep.termination.as_str()
+            crate::watch::termination(rep.termination.as_str())
         );
         outln!("f(x)         {:.12e}", rep.value);
         outln!("‖∇f(x)‖      {:.3e}", rep.grad_norm);

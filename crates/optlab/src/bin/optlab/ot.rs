@@ -8,7 +8,7 @@ use linalg_core::io::{
 };
 use serde_json::json;
 use sinkhorn_newton::{
-    Control, EpsScaling, OtProblem, SinkhornMethod, SinkhornParams, SnsParams, cost, instances,
+    EpsScaling, OtProblem, SinkhornMethod, SinkhornParams, SnsParams, cost, instances,
     newton_dense, sinkhorn, sns,
 };
 
@@ -297,7 +297,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             if let Some(k) = args.max_iters {
                 p.max_iters = k;
             }
-            sinkhorn(&problem, &p, None, |_| Control::Continue)
+            sinkhorn(&problem, &p, None, crate::watch::observe)
         }
         Method::Sns | Method::NewtonDense => {
             let mut p = SnsParams {
@@ -314,9 +314,9 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 p.max_newton_iters = k;
             }
             if args.method == Method::Sns {
-                sns(&problem, &p, |_| Control::Continue)
+                sns(&problem, &p, crate::watch::observe)
             } else {
-                newton_dense(&problem, &p, |_| Control::Continue)
+                newton_dense(&problem, &p, crate::watch::observe)
             }
         }
     }
@@ -350,7 +350,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "objective": rep.objective,
             "marginal_error": rep.marginal_error,
             "converged": rep.converged,
-            "termination": rep.termination.as_str(),
+            "termination": crate::watch::termination(rep.termination.as_str()),
             "work": to_json(&rep.work),
             "history": to_json(&rep.history),
         }));

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use deep_cg::{Control, Method, PoissonSystem, Scene, SolveParams, solve};
+use deep_cg::{Method, PoissonSystem, Scene, SolveParams, solve};
 use linalg_core::faer::Col;
 use linalg_core::io::{MtxSymmetry, NpyDtype, read_npy_col, write_matrix_market, write_npy_col};
 use serde_json::json;
@@ -130,7 +130,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     }
     let mut params = SolveParams::new(method).rtol(args.rtol);
     params.max_iters = args.max_iters;
-    let rep = solve(&system, b.as_ref(), &params, |_| Control::Continue)
+    let rep = solve(&system, b.as_ref(), &params, crate::watch::observe)
         .map_err(|e| Failure::from_error(e.is_input_error(), e.to_string(), args.json))?;
     if let Some(p) = &args.x_out {
         write_npy_col(p, rep.x.as_ref(), NpyDtype::F64).map_err(bad)?;
@@ -150,7 +150,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "singular_regions": singular,
             "iterations": rep.iterations,
             "converged": rep.converged,
-            "termination": rep.termination.as_str(),
+            "termination": crate::watch::termination(rep.termination.as_str()),
             "relative_residual": rep.relative_residual,
             "seconds": rep.seconds,
             "setup_seconds": rep.setup_seconds,
@@ -203,6 +203,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
 
 /// The lines every method's text summary starts with.
 fn summary(method: &str, iterations: usize, termination: deep_cg::Termination, rel: f64) {
+    let termination = crate::watch::termination(termination.as_str());
     outln!("method            {method}");
     outln!("iterations        {iterations}");
     outln!("termination       {termination}");
@@ -263,7 +264,7 @@ fn run_dcdm(
         residual,
         ..Default::default()
     };
-    let rep = dcdm(system, b, &mut model, &params, |_| Control::Continue)
+    let rep = dcdm(system, b, &mut model, &params, crate::watch::observe)
         .map_err(|e| Failure::from_error(e.is_input_error(), e.to_string(), args.json))?;
     if let Some(p) = &args.x_out {
         write_npy_col(p, rep.x.as_ref(), NpyDtype::F64).map_err(bad)?;
@@ -278,7 +279,7 @@ fn run_dcdm(
             "fluid_cells": system.grid().fluid_count(),
             "iterations": rep.iterations,
             "converged": rep.converged,
-            "termination": rep.termination.as_str(),
+            "termination": crate::watch::termination(rep.termination.as_str()),
             "relative_residual": rep.relative_residual,
             "seconds": rep.seconds,
             "setup_seconds": setup,

@@ -3,7 +3,7 @@
 use linalg_core::faer::{Col, Mat};
 use relu_convex_admm::network::sign_accuracy;
 use relu_convex_admm::usolve::{MAX_DENSE, MAX_SAMPLES};
-use relu_convex_admm::{AdmmParams, Control, ConvexProgram, Loss, Patterns, TwoLayerNet, admm};
+use relu_convex_admm::{AdmmParams, ConvexProgram, Loss, Patterns, TwoLayerNet, admm};
 use serde_json::json;
 
 use crate::{Failure, outcome, print_json};
@@ -423,7 +423,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         let robust = relu_convex_admm::RobustProgram::new(program, eps)
             .and_then(|p| p.with_fixed_columns(&fixed))
             .map_err(|e| input(e, "--adversarial"))?;
-        let r = relu_convex_admm::admm_robust(&robust, &params, |_| Control::Continue)
+        let r = relu_convex_admm::admm_robust(&robust, &params, crate::watch::observe)
             .map_err(&input_named)?;
         // The same fields as the clean report (the u-system is solved
         // spectrally; `u_solver` is not printed).
@@ -449,12 +449,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         (rep, masks.ncols(), None)
     } else if args.pricing > 0 {
         let priced =
-            relu_convex_admm::admm_priced(&program, &params, &pricing, |_| Control::Continue)
+            relu_convex_admm::admm_priced(&program, &params, &pricing, crate::watch::observe)
                 .map_err(&input_named)?;
         let p = priced.patterns.len();
         (priced.report, p, Some(priced.worst_violation))
     } else {
-        let rep = admm(&program, &params, |_| Control::Continue).map_err(&input_named)?;
+        let rep = admm(&program, &params, crate::watch::observe).map_err(&input_named)?;
         (rep, masks.ncols(), None)
     };
     let net = TwoLayerNet::from_convex(rep.v.as_ref(), rep.w.as_ref(), 1e-10)
@@ -516,7 +516,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             "robust_accuracy_on": robust.map(|r| r.3),
             "adversarial_eps": robust.map(|r| r.0),
             "converged": rep.converged,
-            "termination": rep.termination.as_str(),
+            "termination": crate::watch::termination(rep.termination.as_str()),
             "history": history,
         }));
     } else {
@@ -533,7 +533,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 args.pricing
             );
         }
-        outln!("iterations        {} ({})", rep.iterations, rep.termination);
+        outln!(
+            "iterations        {} ({})",
+            rep.iterations,
+            crate::watch::termination(rep.termination.as_str())
+        );
         outln!("objective         {:.12e}", rep.objective);
         outln!(
             "residuals         primal {:.2e}, dual {:.2e}",

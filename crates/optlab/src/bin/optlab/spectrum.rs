@@ -900,14 +900,14 @@ fn run_mlp(a: &Args, method: TraceMethod) -> Result<(), Failure> {
             // Only the initial point.
             stability_along(&obj, &mut theta, &tp, 1, &sp, |_| Control::Stop)
         } else {
-            stability_along(&obj, &mut theta, &tp, every, &sp, |_| Control::Continue)
+            stability_along(&obj, &mut theta, &tp, every, &sp, crate::watch::observe)
         }
         .map_err(blame("--stability"))?;
         diverged = run.diverged;
         stab = Some(run);
     } else if a.train_epochs > 0 {
         let rep =
-            train(&obj, &mut theta, &tp, |_| Control::Continue).map_err(blame("--train-epochs"))?;
+            train(&obj, &mut theta, &tp, crate::watch::observe).map_err(blame("--train-epochs"))?;
         diverged = rep.diverged;
     }
     if diverged {
@@ -1071,7 +1071,7 @@ fn stability_json(r: &StabilityRun) -> Value {
         "batch": r.batch,
         "two_over_eta": 2.0 / r.lr,
         "diverged": r.diverged,
-        "termination": r.termination.as_str(),
+        "termination": crate::watch::termination(r.termination.as_str()),
         "points": r.points.iter().map(|p| json!({
             "epoch": p.epoch,
             "steps": p.steps,
