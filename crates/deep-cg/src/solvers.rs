@@ -254,7 +254,11 @@ pub fn solve(
     let n = system.len();
     linalg_core::op::check_dim("right-hand side (n³)", n, b.nrows())?;
     linalg_core::op::check_finite("right-hand side", b)?;
-    let mut bp: Vec<f64> = b.iter().copied().collect();
+    // Scale-safe: work with s·b, s a power of two bringing max|bᵢ| into
+    // [1, 2) (exact), and return x/s; the plain sums of squares below can
+    // then neither underflow (b near 1e-320) nor overflow (b near 1e300).
+    let scale = linalg_core::op::pow2_scale(b.iter().fold(0.0f64, |m, v| m.max(v.abs())));
+    let mut bp: Vec<f64> = b.iter().map(|v| v * scale).collect();
     let bnorm0 = bp.iter().map(|v| v * v).sum::<f64>().sqrt();
     let removed = system.regions().project(&mut bp);
     let inconsistency = if bnorm0 > 0.0 { removed / bnorm0 } else { 0.0 };
@@ -307,9 +311,11 @@ pub fn solve(
         .map(|(a, b)| (b - a) * (b - a))
         .sum::<f64>()
         .sqrt();
+    let x = Col::from_fn(n, |i| x[i] / scale);
+    linalg_core::op::check_finite("solution (x = A⁻¹b overflows f64)", x.as_ref())?;
     Ok(SolveReport {
         method: params.method,
-        x: Col::from_fn(n, |i| x[i]),
+        x,
         iterations: report.iterations,
         converged: report.converged,
         termination: report.termination,

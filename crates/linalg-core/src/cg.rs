@@ -190,11 +190,19 @@ impl Cg {
         check_square(precond, "CG preconditioner")?;
         check_dim("CG preconditioner", n, precond.nrows())?;
         check_finite("CG right-hand side", b)?;
+        // Scale-safe: solve A (s·x) = s·b with s a power of two that brings
+        // ‖b‖∞ into [1, 2). Every step of CG is then an exact scaled copy of
+        // the unscaled one, except that b with entries near 1e-320 or 1e300
+        // no longer underflows to a "converged" zero residual or overflows.
+        let bmax = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let scale = crate::op::pow2_scale(bmax);
+        let b_scaled = Col::from_fn(n, |i| b[i] * scale);
+        let b = b_scaled.as_ref();
         let mut x = Col::<f64>::zeros(n);
         if let Some(x0) = x0 {
             check_dim("CG initial guess", n, x0.nrows())?;
             check_finite("CG initial guess", x0)?;
-            x.copy_from(x0);
+            x.copy_from(x0 * scale);
         }
         let par = self.params.par;
         let b_norm = b.norm_l2();
@@ -208,6 +216,8 @@ impl Cg {
             stop: false,
             op_fail: None,
             precond_fail: None,
+            non_finite: None,
+            breakdown: None,
         });
         let a = Watched {
             inner: op,
@@ -225,7 +235,7 @@ impl Cg {
         let faer_params = FaerCgParams::<f64> {
             initial_guess: InitialGuessStatus::MaybeNonZero,
             rel_tolerance: self.params.rtol,
-            abs_tolerance: self.params.atol,
+            abs_tolerance: self.params.atol * scale,
             max_iters: self.params.max_iters.unwrap_or(10 * n.max(1)),
             ..Default::default()
         };
@@ -242,6 +252,21 @@ impl Cg {
         );
         let st = state.into_inner().unwrap_or_else(|e| e.into_inner());
         let last_iter = st.precond_calls.saturating_sub(1);
+        // Three different failures, three different errors: a non-finite
+        // product (overflow, or NaN in the operator), a curvature exactly 0
+        // (breakdown), and a negative curvature (not positive definite).
+        if let Some((what, iteration)) = st.non_finite {
+            return Err(Error::NonFinite {
+                context: match what {
+                    Definiteness::Operator => "CG operator product (iteration)",
+                    Definiteness::Preconditioner => "CG preconditioner product (iteration)",
+                },
+                index: iteration,
+            });
+        }
+        if let Some((what, iteration)) = st.breakdown {
+            return Err(Error::Breakdown { what, iteration });
+        }
         if let Some((iteration, curvature)) = st.precond_fail {
             return Err(Error::NotPositiveDefinite {
                 what: Definiteness::Preconditioner,
@@ -296,6 +321,7 @@ impl Cg {
                 seconds,
             });
         }
+        x *= 1.0 / scale;
         check_finite("CG iterate", x.as_ref()).map_err(|_| Error::NonFinite {
             context: "CG iterate (iteration)",
             index: iterations,
@@ -333,6 +359,37 @@ struct State<'o> {
     stop: bool,
     op_fail: Option<(usize, f64)>,
     precond_fail: Option<(usize, f64)>,
+    non_finite: Option<(Definiteness, usize)>,
+    breakdown: Option<(Definiteness, usize)>,
+}
+
+impl State<'_> {
+    /// Classifies a product `Av` of a non-zero `v` and its curvature
+    /// `vᵀ(Av)`: `true` when the run must end (the first failure is kept).
+    fn judge(
+        &mut self,
+        what: Definiteness,
+        iteration: usize,
+        av_norm: f64,
+        curvature: f64,
+    ) -> bool {
+        if self.non_finite.is_some()
+            || self.breakdown.is_some()
+            || self.op_fail.is_some()
+            || self.precond_fail.is_some()
+        {
+            return false;
+        }
+        if !(curvature.is_finite() && av_norm.is_finite()) {
+            self.non_finite = Some((what, iteration));
+            true
+        } else if av_norm == 0.0 {
+            self.breakdown = Some((what, iteration));
+            true
+        } else {
+            curvature <= 0.0
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -352,11 +409,6 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Watched<'_, '_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Watched({:?})", self.inner)
     }
-}
-
-/// `x ≤ 0` or NaN: a failed definiteness test.
-fn not_positive(x: f64) -> bool {
-    x.is_nan() || x <= 0.0
 }
 
 fn dot(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
@@ -392,10 +444,18 @@ impl<T: LinOp<f64>> Watched<'_, '_, T> {
                 self.inner.apply(out.rb_mut(), rhs, par, stack);
                 let mut st = self.lock();
                 st.matvecs += 1;
-                if st.precond_calls > 0 && st.op_fail.is_none() {
+                if st.precond_calls > 0 {
                     let curvature = dot(rhs, out.rb());
-                    if not_positive(curvature) {
-                        st.op_fail = Some((st.precond_calls - 1, curvature));
+                    let k = st.precond_calls - 1;
+                    let p_nonzero = rhs.col_iter().any(|c| c.iter().any(|v| *v != 0.0));
+                    let ap_norm = out.rb().norm_max();
+                    if p_nonzero && st.judge(Definiteness::Operator, k, ap_norm, curvature) {
+                        if st.non_finite.is_none() && st.breakdown.is_none() {
+                            st.op_fail = Some((k, curvature));
+                        }
+                        // faer's Cholesky of pᵀAp fails on NaN: the run ends
+                        // with x at the last completed iterate.
+                        out.fill(f64::NAN);
                     }
                 }
             }
@@ -408,8 +468,19 @@ impl<T: LinOp<f64>> Watched<'_, '_, T> {
                 let mut st = self.lock();
                 let k = st.precond_calls;
                 st.precond_calls += 1;
-                if not_positive(curvature) && rnorm > 0.0 && st.precond_fail.is_none() {
-                    st.precond_fail = Some((k, curvature));
+                let r_nonzero = rhs.col_iter().any(|c| c.iter().any(|v| *v != 0.0));
+                if r_nonzero
+                    && st.judge(
+                        Definiteness::Preconditioner,
+                        k,
+                        out.rb().norm_max(),
+                        curvature,
+                    )
+                {
+                    if st.non_finite.is_none() && st.breakdown.is_none() {
+                        st.precond_fail = Some((k, curvature));
+                    }
+                    out.fill(f64::NAN);
                 }
                 let record = CgRecord {
                     iteration: k,

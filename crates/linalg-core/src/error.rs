@@ -205,6 +205,18 @@ pub enum Error {
         /// The offending curvature `pᵀAp` (or `rᵀMr`); NaN where faer did not expose it.
         curvature: f64,
     },
+    /// A Krylov method broke down: the operator (or preconditioner) mapped a
+    /// non-zero vector to exactly zero, so no step length exists. It is
+    /// singular, or its entries are too small for floating point.
+    #[error(
+        "CG broke down: the {what} maps a non-zero vector to zero at iteration {iteration} (it is singular, or its entries are too small for floating point: scale the system)"
+    )]
+    Breakdown {
+        /// Operator or preconditioner.
+        what: Definiteness,
+        /// Iteration at which it happened.
+        iteration: usize,
+    },
     /// An iterative method hit its iteration limit.
     #[error(
         "no convergence after {iterations} iterations (relative residual {relative_residual:e})"
@@ -278,7 +290,7 @@ impl Error {
     /// second to 1.
     pub fn is_input_error(&self) -> bool {
         match self.root() {
-            Error::NoConvergence { .. } | Error::Numerical(_) => false,
+            Error::NoConvergence { .. } | Error::Numerical(_) | Error::Breakdown { .. } => false,
             // Non-finite values found *during* an iteration are solver failures;
             // the drivers name those contexts with "(iteration)" / "(step)".
             Error::NonFinite { context, .. } => {

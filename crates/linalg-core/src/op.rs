@@ -496,6 +496,31 @@ impl<A: LinOp<f64>> Symmetric<A> {
     }
 }
 
+/// The power of two `s` with `s·v ∈ [1, 2)` (1 for zero or non-finite `v`).
+///
+/// Multiplying by it is exact (subnormals included, when scaling up), so a
+/// system scaled by it is solved by exactly the same iterates, scaled; the
+/// CG driver and `optlab linsolve` scale this way before iterating, so that
+/// entries near 1e-320 or 1e300 neither underflow nor overflow.
+pub fn pow2_scale(v: f64) -> f64 {
+    if !(v.is_finite() && v > 0.0) {
+        return 1.0;
+    }
+    // s = 2^e with −1060 ≤ e ≤ 1023 (2^1074 would be needed for the
+    // smallest subnormal, beyond f64): such a v then lands in [2^-51, 2),
+    // safe too. At most ~2 100 exact halvings or doublings.
+    let (mut e, mut w) = (0i32, v);
+    while w >= 2.0 && e > -1060 {
+        w *= 0.5;
+        e -= 1;
+    }
+    while w < 1.0 && e < 1023 {
+        w *= 2.0;
+        e += 1;
+    }
+    2.0f64.powi(e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -579,5 +604,34 @@ mod tests {
             ShiftedOp::new(sq, f64::INFINITY, 0.0),
             Err(Error::Param(crate::param::ParamError { name: "alpha", .. }))
         ));
+    }
+
+    #[test]
+    fn pow2_scale_lands_in_one_two_and_stays_finite() {
+        for v in [
+            1.0,
+            1.5,
+            2.0,
+            3.0,
+            1e-300,
+            1e300,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            1e-310,
+            5e-324,
+            0.75,
+        ] {
+            let s = pow2_scale(v);
+            assert!(s.is_finite() && s > 0.0, "{v:e}: {s:e}");
+            assert_eq!(s.log2().fract(), 0.0, "{v:e}: not a power of two");
+            let w = v * s;
+            if v >= 1e-300 {
+                assert!((1.0..2.0).contains(&w), "{v:e} → {w:e}");
+            } else {
+                assert!((2.0f64.powi(-51)..2.0).contains(&w), "{v:e} → {w:e}");
+            }
+        }
+        assert_eq!(pow2_scale(0.0), 1.0);
+        assert_eq!(pow2_scale(f64::NAN), 1.0);
     }
 }

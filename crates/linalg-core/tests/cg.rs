@@ -264,3 +264,98 @@ fn rejects_mismatched_sizes_and_bad_parameters() {
     let r = cg(&op, z.as_ref(), 1e-8, 10).unwrap();
     assert!(r.converged && r.iterations == 0 && r.x.norm_l2() == 0.0);
 }
+
+#[test]
+fn scale_safe_for_right_hand_sides_from_1e_minus_320_to_1e300() {
+    // x = A⁻¹b scales with b: the relative error against Cholesky must not
+    // depend on ‖b‖ (a zero residual from underflow would "converge" at once,
+    // an overflowing curvature would read as "not positive definite").
+    let n = 40;
+    let a = random_spd(n, 31);
+    let b0 = random_vec(n, 32);
+    let reference = a.llt(Side::Lower).unwrap().solve(&b0);
+    let op = DenseOp::new(a).unwrap();
+    let base = cg(&op, b0.as_ref(), 1e-12, 500).unwrap();
+    for scale in [1e-320, 1e-300, 1e-150, 1e150, 1e300] {
+        let b = &b0 * scale;
+        let rep = cg(&op, b.as_ref(), 1e-12, 500).unwrap();
+        assert!(rep.converged, "b scaled by {scale:e}");
+        // Powers of two aside, the iterates are the unscaled ones.
+        assert!(
+            rep.iterations.abs_diff(base.iterations) <= 1,
+            "{scale:e}: {} vs {} iterations",
+            rep.iterations,
+            base.iterations
+        );
+        let x = Col::from_fn(n, |i| rep.x[i] / scale);
+        let err = (&x - &reference).norm_l2() / reference.norm_l2();
+        // 1e-320 is subnormal: b itself carries only ~10 significant bits.
+        let bar = if scale < 1e-307 { 1e-2 } else { 1e-9 };
+        assert!(err < bar, "{scale:e}: relative error {err:e}");
+    }
+}
+
+#[test]
+fn rtol_zero_iterates_to_the_limit() {
+    let n = 30;
+    let op = DenseOp::new(random_spd(n, 41)).unwrap();
+    let b = random_vec(n, 42);
+    let rep = Cg::new(CgParams::new().rtol(0.0).max_iters(7))
+        .unwrap()
+        .solve(&op, b.as_ref(), None)
+        .unwrap();
+    assert_eq!(rep.termination, Termination::MaxIterations);
+    assert_eq!(rep.iterations, 7);
+    assert!(!rep.converged);
+}
+
+#[test]
+fn breakdown_non_finite_and_indefinite_are_three_errors() {
+    // Breakdown: A p = 0 for p = b ≠ 0 (a singular operator).
+    let a = Mat::from_fn(2, 2, |i, j| if i == j && i == 0 { 1.0 } else { 0.0 });
+    let b = Col::from_fn(2, |i| i as f64);
+    let e = cg(&DenseOp::new(a).unwrap(), b.as_ref(), 1e-10, 10).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Breakdown {
+                what: Definiteness::Operator,
+                iteration: 0
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("broke down"));
+    assert!(!e.is_input_error());
+    // Non-finite: an operator whose products overflow.
+    let huge = FnOp::new(
+        3,
+        |mut out: linalg_core::faer::ColMut<'_, f64>, x: linalg_core::faer::ColRef<'_, f64>| {
+            for i in 0..3 {
+                out[i] = x[i] * 1e308 * 10.0;
+            }
+        },
+    );
+    let b = Col::<f64>::ones(3);
+    let e = cg(&huge, b.as_ref(), 1e-10, 10).unwrap_err();
+    assert!(
+        matches!(e, Error::NonFinite { context, .. } if context.contains("operator")),
+        "{e:?}"
+    );
+    assert!(!e.is_input_error());
+    // Not positive definite: a negative curvature.
+    let neg = DenseOp::new(Mat::from_fn(2, 2, |i, j| if i == j { -1.0 } else { 0.0 })).unwrap();
+    let e = cg(&neg, Col::<f64>::ones(2).as_ref(), 1e-10, 10).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::NotPositiveDefinite {
+                what: Definiteness::Operator,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("not positive definite"));
+    assert!(e.is_input_error());
+}

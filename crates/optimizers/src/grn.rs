@@ -181,9 +181,19 @@ pub fn grn<O: Curvature>(
     observer: impl FnMut(&OptRecord) -> Control,
 ) -> Result<OptReport> {
     params.validate()?;
+    let n = obj.dim();
+    // The direct solver forms a dense n × n model (Diagonal aside) and
+    // factors a copy: refuse it before allocating when that cannot fit.
+    if params.solver == LinearSolver::Direct && params.hessian != HessianKind::Diagonal {
+        linalg_core::budget::check(
+            format!(
+                "the dense {n} × {n} Hessian model of the direct solver (LinearSolver::MatrixFreeCg needs none)"
+            ),
+            linalg_core::budget::Bytes::matrix::<f64>(n, n).times(2),
+        )?;
+    }
     let mut work = Work::default();
     let (mut x, mut g, mut f) = start_point(obj, x0, &mut work)?;
-    let n = obj.dim();
     let mut rec = Recorder::new(params.run, observer);
     let mut termination = rec.record(0, f, g.norm_l2());
     // γ for GradNorm; H for Mishchenko.

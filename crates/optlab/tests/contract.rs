@@ -438,3 +438,97 @@ fn seeded_runs_are_bit_identical_with_1_2_and_3_threads() {
         assert_eq!(reports[0], reports[2], "{args:?}: 1 vs 3 threads");
     }
 }
+
+#[test]
+fn linsolve_is_scale_safe_from_1e_minus_320_to_1e300() {
+    // tridiag(−1, 4, −1)·s on 30 unknowns; b = A·1 so x = 1 at every scale.
+    for s in [5e-324, 1e-320, 1e-300, 1.0, 1e300, 4e307] {
+        let mut text = String::from("%%MatrixMarket matrix coordinate real symmetric\n30 30 59\n");
+        for i in 1..=30 {
+            text.push_str(&format!("{i} {i} {:e}\n", 4.0 * s));
+            if i < 30 {
+                text.push_str(&format!("{} {i} {:e}\n", i + 1, -s));
+            }
+        }
+        let p = tmp(&format!("scaled-{s:e}.mtx"));
+        std::fs::write(&p, text).unwrap();
+        let xp = tmp(&format!("x-{s:e}.npy"));
+        for method in ["cg", "jacobi-pcg", "ic0-pcg"] {
+            let (o, _) = run_capped(
+                &[
+                    "linsolve",
+                    "--matrix",
+                    p.to_str().unwrap(),
+                    "--method",
+                    method,
+                    "--x-out",
+                    xp.to_str().unwrap(),
+                    "--json",
+                ],
+                1 << 20,
+                1,
+            );
+            assert_eq!(o.status.code(), Some(0), "{s:e} {method}: {}", stderr(&o));
+            let v = json(&o);
+            assert!(v["iterations"].as_u64().unwrap() > 0, "{s:e} {method}: {v}");
+            let x = linalg_core::io::read_npy_col(&xp).unwrap();
+            // The smallest subnormals store 4s and −s with a few bits only:
+            // the matrix itself is then another one, with another solution.
+            let bar = if s < 1e-300 { 0.5 } else { 1e-7 };
+            let err = x.iter().map(|v| (v - 1.0).abs()).fold(0.0, f64::max);
+            assert!(err < bar, "{s:e} {method}: max |x − 1| = {err:e}");
+        }
+    }
+}
+
+#[test]
+fn poisson_is_scale_safe_in_its_right_hand_side() {
+    use linalg_core::io::{NpyDtype, read_npy_col, write_npy_col};
+    let b1 = tmp("poisson-b1.npy");
+    let (o, _) = run_capped(
+        &[
+            "poisson",
+            "--scene",
+            "box",
+            "--grid",
+            "8",
+            "--write-rhs",
+            b1.to_str().unwrap(),
+            "--json",
+        ],
+        1 << 20,
+        1,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let base = json(&o);
+    let b = read_npy_col(&b1).unwrap();
+    for s in [1e-320, 1e-300, 1e300] {
+        let p = tmp(&format!("poisson-b-{s:e}.npy"));
+        write_npy_col(&p, (&b * s).as_ref(), NpyDtype::F64).unwrap();
+        for method in ["cg", "mg-pcg"] {
+            let (o, _) = run_capped(
+                &[
+                    "poisson",
+                    "--scene",
+                    "box",
+                    "--grid",
+                    "8",
+                    "--method",
+                    method,
+                    "--rhs",
+                    p.to_str().unwrap(),
+                    "--json",
+                ],
+                1 << 20,
+                1,
+            );
+            assert_eq!(o.status.code(), Some(0), "{s:e} {method}: {}", stderr(&o));
+            let v = json(&o);
+            let rr = v["relative_residual"].as_f64().expect("a finite residual");
+            assert!(rr > 0.0 && rr < 1e-8, "{s:e} {method}: {rr:e}");
+            if method == "mg-pcg" {
+                assert_eq!(v["iterations"], base["iterations"], "{s:e}");
+            }
+        }
+    }
+}

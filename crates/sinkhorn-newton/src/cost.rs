@@ -31,6 +31,10 @@ pub fn sqeuclidean(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Result<Mat<f64>> {
             found: (y.nrows(), y.ncols()),
         });
     }
+    linalg_core::budget::check(
+        format!("a {} × {} cost matrix", x.nrows(), y.nrows()),
+        linalg_core::budget::Bytes::matrix::<f64>(x.nrows(), y.nrows()),
+    )?;
     Ok(Mat::from_fn(x.nrows(), y.nrows(), |i, j| {
         (0..x.ncols())
             .map(|d| (x[(i, d)] - y[(j, d)]).powi(2))
@@ -56,6 +60,11 @@ pub fn grid(h: usize, w: usize, q: u32) -> Result<Mat<f64>> {
     if h == 0 || w == 0 {
         return Err(Error::Empty("grid"));
     }
+    let pixels = h.saturating_mul(w);
+    linalg_core::budget::check(
+        format!("the ground cost of a {h} × {w} grid ({pixels}² entries)"),
+        linalg_core::budget::Bytes::matrix::<f64>(pixels, pixels),
+    )?;
     if q != 1 && q != 2 {
         return Err(Error::Param(ParamError::new(
             "q",

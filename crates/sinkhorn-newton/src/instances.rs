@@ -2,6 +2,7 @@
 //! images (the command line uses the embedded `digits`, 8 × 8) and between Gaussian-mixture
 //! densities on a 28 × 28 grid, and point clouds.
 
+use linalg_core::budget::Bytes;
 use linalg_core::faer::{Col, Mat};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use rand_distr::{Distribution, StandardNormal};
@@ -37,6 +38,10 @@ fn positive(name: &'static str, v: usize) -> Result<()> {
 /// draws from `StdRng::seed_from_u64(seed)`), uniform marginals, `n × n`.
 pub fn random_assignment(n: usize, seed: u64) -> Result<Instance> {
     positive("n", n)?;
+    linalg_core::budget::check(
+        format!("a {n} × {n} random assignment cost"),
+        Bytes::matrix::<f64>(n, n),
+    )?;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut cost = Mat::<f64>::zeros(n, n);
     for i in 0..n {
@@ -98,6 +103,10 @@ pub fn gaussian_mixture_density(
     positive("h", h)?;
     positive("w", w)?;
     positive("components", components)?;
+    linalg_core::budget::check(
+        format!("a {h} × {w} density of {components} components"),
+        Bytes::matrix::<f64>(h, w) + Bytes::of::<[f64; 4]>(components),
+    )?;
     let mut rng = StdRng::seed_from_u64(seed);
     let bumps: Vec<(f64, f64, f64, f64)> = (0..components)
         .map(|_| {
@@ -150,6 +159,10 @@ pub fn point_clouds(n: usize, m: usize, dim: usize, seed: u64) -> Result<Instanc
     positive("n", n)?;
     positive("m", m)?;
     positive("dim", dim)?;
+    linalg_core::budget::check(
+        format!("{n} + {m} points in {dim} dimensions and their {n} × {m} cost"),
+        Bytes::matrix::<f64>(n, m) + Bytes::matrix::<f64>(n, dim) + Bytes::matrix::<f64>(m, dim),
+    )?;
     let mut rng = StdRng::seed_from_u64(seed);
     let normal = StandardNormal;
     let shift = |d: usize| [1.0, 0.5].get(d).copied().unwrap_or(0.0);

@@ -16,6 +16,11 @@ impl Rosenbrock {
     /// The `n`-dimensional Rosenbrock function (`n ≥ 2`).
     pub fn new(n: usize) -> Result<Self> {
         crate::param::at_least("n", n, 2)?;
+        // Every evaluation holds a few n-vectors.
+        crate::budget::check(
+            format!("Rosenbrock in {n} dimensions"),
+            crate::budget::Bytes::of::<f64>(n).times(4),
+        )?;
         Ok(Self { n })
     }
 

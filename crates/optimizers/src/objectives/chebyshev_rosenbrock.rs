@@ -21,6 +21,11 @@ impl ChebyshevRosenbrock {
     pub fn new(n: usize, p: f64) -> Result<Self> {
         at_least("n", n, 2)?;
         linalg_core::param::in_range("p", p, 2.0, f64::MAX)?;
+        // Every evaluation holds a few n-vectors.
+        linalg_core::budget::check(
+            format!("Chebyshev–Rosenbrock in {n} dimensions"),
+            linalg_core::budget::Bytes::of::<f64>(n).times(4),
+        )?;
         Ok(Self { n, p })
     }
 

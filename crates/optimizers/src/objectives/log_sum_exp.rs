@@ -24,6 +24,10 @@ impl LogSumExp {
         at_least("m", m, 1)?;
         at_least("n", n, 1)?;
         positive("mu", mu)?;
+        linalg_core::budget::check(
+            format!("a {m} × {n} log-sum-exp matrix"),
+            linalg_core::budget::Bytes::matrix::<f64>(m, n),
+        )?;
         let mut rng = StdRng::seed_from_u64(seed);
         let mut a = Mat::from_fn(m, n, |_, _| rng.random_range(-1.0..1.0));
         let b = Col::from_fn(m, |_| rng.random_range(-1.0..1.0));

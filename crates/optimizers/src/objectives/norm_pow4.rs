@@ -20,6 +20,10 @@ impl NormPow4 {
     pub fn random(m: usize, n: usize, seed: u64) -> Result<Self> {
         at_least("m", m, 1)?;
         at_least("n", n, 1)?;
+        linalg_core::budget::check(
+            format!("a {m} × {n} matrix"),
+            linalg_core::budget::Bytes::matrix::<f64>(m, n),
+        )?;
         let mut rng = StdRng::seed_from_u64(seed);
         let s = 1.0 / (m as f64).sqrt();
         Ok(Self {

@@ -76,7 +76,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         ..CgParams::default()
     };
     let solver = Cg::new(params).map_err(|e| Failure::BadInput(e.to_string()))?;
-    let mat = read_spd_matrix_market(&args.matrix).map_err(in_file(&args.matrix))?;
+    let mut mat = read_spd_matrix_market(&args.matrix).map_err(in_file(&args.matrix))?;
+    // Scale-safe: solve (sA) y = b with s a power of two bringing max|aᵢⱼ|
+    // into [1, 2) (exact), then x = s·y: entries near 1e-320 or 1e300 no
+    // longer underflow to a zero curvature or overflow to a NaN one.
+    let amax = mat.val().iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let s = linalg_core::op::pow2_scale(amax);
+    mat.val_mut().iter_mut().for_each(|v| *v *= s);
     let mpath = args.matrix.as_path();
     let op = SparseOp::new(mat)
         .and_then(|op| op.into_symmetric(1e-12))
@@ -95,8 +101,11 @@ pub fn run(args: &Args) -> Result<(), Failure> {
             }
             b
         }
+        // b = A·1, so x = 1: (sA)·1 is that system scaled, whose solution
+        // needs no unscaling.
         None => apply(&op, Col::<f64>::ones(n).as_ref()),
     };
+    let unscale = if args.rhs.is_some() { s } else { 1.0 };
     let diag = precond::diagonal(op.inner().as_sparse().as_ref());
     // A non-positive diagonal entry proves A is not positive definite
     // (eᵢᵀAeᵢ = aᵢᵢ); say so before iterating.
@@ -104,7 +113,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         return Err(Failure::BadInput(format!(
             "{}: not positive definite: diagonal entry a[{i},{i}] = {}",
             mpath.display(),
-            diag[i]
+            diag[i] / s
         )));
     }
     // Preconditioner setup (timed as setup).
@@ -150,7 +159,14 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         ax.norm_l2()
     };
     if let Some(p) = &args.x_out {
-        write_npy_col(p, report.x.as_ref(), NpyDtype::F64).map_err(in_file(p))?;
+        let x = &report.x * unscale;
+        if x.iter().any(|v| !v.is_finite()) {
+            return Err(Failure::Solver(format!(
+                "{}: the solution overflows f64 (the matrix is scaled by {s:e})",
+                p.display()
+            )));
+        }
+        write_npy_col(p, x.as_ref(), NpyDtype::F64).map_err(in_file(p))?;
     }
     if args.json {
         print_json(&json!({

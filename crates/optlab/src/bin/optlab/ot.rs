@@ -87,7 +87,8 @@ pub struct Args {
     /// Stop when ‖r − P1‖₁ + ‖c − Pᵀ1‖₁ < tol.
     #[arg(long, default_value_t = 1e-9)]
     tol: f64,
-    /// Iteration limit (Sinkhorn sweeps, or Newton steps for sns/newton-dense).
+    /// Iteration limit: Sinkhorn sweeps, or for sns/newton-dense the Newton
+    /// stage (Newton steps plus the single sweeps taken when a line search fails).
     #[arg(long)]
     max_iters: Option<usize>,
     /// Sinkhorn variant: kernel-space with log-domain absorption where safe (auto), or log-domain only.
