@@ -50,9 +50,15 @@ pub fn gaussian_mixture(
     positive("dim", dim)?;
     linalg_core::param::at_least("k", k, 2)?;
     linalg_core::param::nonnegative("separation", separation)?;
+    let n = n_per_class.saturating_mul(k);
+    linalg_core::budget::check(
+        format!("a {n} × {dim} mixture"),
+        linalg_core::budget::Bytes::matrix::<f64>(n, dim)
+            + linalg_core::budget::Bytes::matrix::<f64>(k, dim),
+    )?;
     let mut rng = StdRng::seed_from_u64(seed);
     let centres = sphere_points(k, dim, separation, &mut rng);
-    let n = n_per_class * k;
+
     let labels: Vec<usize> = (0..n).map(|i| i / n_per_class).collect();
     let mut x = Mat::zeros(n, dim);
     for i in 0..n {
@@ -79,6 +85,11 @@ pub fn cluster_mixture(n: usize, k: usize, dim: usize, noise: f64, seed: u64) ->
     linalg_core::param::at_least("k", k, 2)?;
     linalg_core::param::at_least("n", n, k)?;
     linalg_core::param::nonnegative("noise", noise)?;
+    linalg_core::budget::check(
+        format!("a {n} × {dim} mixture"),
+        linalg_core::budget::Bytes::matrix::<f64>(n, dim)
+            + linalg_core::budget::Bytes::matrix::<f64>(k, dim),
+    )?;
     linalg_core::param::finite_value("noise", noise)?;
     if n.saturating_mul(dim) > 100_000_000 {
         return Err(ParamError::new("n", format!("{n} × {dim} exceeds 10⁸ numbers")).into());
@@ -140,6 +151,10 @@ pub fn random_orthogonal(n: usize, seed: u64) -> Mat<f64> {
 /// `n` eigenvalues spaced geometrically from `1/cond` to `1` (condition number `cond`).
 pub fn geometric_spectrum(n: usize, cond: f64) -> Result<Vec<f64>> {
     positive("n", n)?;
+    linalg_core::budget::check(
+        format!("a spectrum of {n} values"),
+        linalg_core::budget::Bytes::of::<f64>(n),
+    )?;
     if !(cond.is_finite() && cond >= 1.0) {
         return Err(Error::Param(ParamError::new(
             "cond",
@@ -158,6 +173,10 @@ pub fn geometric_spectrum(n: usize, cond: f64) -> Result<Vec<f64>> {
 pub fn uniform_cloud(n: usize, dim: usize, low: f64, high: f64, seed: u64) -> Result<Mat<f64>> {
     positive("n", n)?;
     positive("dim", dim)?;
+    linalg_core::budget::check(
+        format!("a {n} × {dim} point cloud"),
+        linalg_core::budget::Bytes::matrix::<f64>(n, dim),
+    )?;
     if !(low.is_finite() && high.is_finite() && low < high) {
         let name = if low.is_finite() { "high" } else { "low" };
         return Err(Error::Param(ParamError::new(

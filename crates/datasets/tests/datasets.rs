@@ -233,3 +233,16 @@ fn laplacian_matches_its_closed_form_spectrum() {
     }
     assert!(matches!(laplacian_2d(0), Err(Error::Param(_))));
 }
+
+#[test]
+fn generators_refuse_sizes_beyond_memory_before_allocating() {
+    use datasets::generate::*;
+    for n in [usize::MAX, 1 << 40] {
+        assert!(gaussian_mixture(n, 3, 2, 1.0, 0).is_err());
+        assert!(gaussian_mixture(10, 3, n, 1.0, 0).is_err());
+        assert!(cluster_mixture(n, 3, 2, 0.1, 0).is_err());
+        assert!(geometric_spectrum(n, 10.0).is_err());
+        assert!(uniform_cloud(n, 2, 0.0, 1.0, 0).is_err());
+        assert!(uniform_cloud(2, n, 0.0, 1.0, 0).is_err());
+    }
+}

@@ -27,6 +27,11 @@ impl Patterns {
         for j in 0..h.ncols() {
             linalg_core::param::finite("generators", h.col(j))?;
         }
+        // A NaN in X would compare false everywhere and give silent patterns.
+        linalg_core::param::at_least("samples", x.nrows(), 1)?;
+        for j in 0..x.ncols() {
+            linalg_core::param::finite("data", x.col(j))?;
+        }
         // X·H and the masks are n × P: bound them before allocating.
         let cells = x.nrows().saturating_mul(h.ncols());
         if cells > 100_000_000 {

@@ -33,6 +33,10 @@ impl Quadratic {
         at_least("nx", nx, 1)?;
         at_least("ny", ny, 1)?;
         linalg_core::param::nonnegative("lambda", lambda)?;
+        linalg_core::budget::check(
+            format!("a {ny} × {nx} quadratic bilevel problem"),
+            linalg_core::budget::Bytes::matrix::<f64>(ny, nx),
+        )?;
         let mut rng = StdRng::seed_from_u64(seed);
         let a = Mat::from_fn(ny, nx, |_, _| rng.random_range(-1.0..1.0));
         let b = Col::from_fn(ny, |_| rng.random_range(-1.0..1.0));
