@@ -64,7 +64,7 @@ fn programs_refuse_bad_data() {
         );
     }
     // Labels outside ±1 for the classification losses.
-    let prog = ConvexProgram::new(x.as_ref(), &vec![0.5; 12], p.clone()).unwrap();
+    let prog = ConvexProgram::new(x.as_ref(), &[0.5; 12], p.clone()).unwrap();
     for loss in [Loss::Logistic, Loss::Hinge] {
         err("labels", no_panic("loss", || prog.clone().with_loss(loss)));
     }
