@@ -192,6 +192,22 @@ const CASES: &[Case] = &[
         "--keep does not apply",
     ),
     case(
+        "bilevel --problem quadratic:3:4 --method itd --sigma-min 0.1",
+        2,
+        "--sigma-min does not apply",
+    ),
+    case(
+        "relu --data wine:0v1 --loss-rho 2",
+        2,
+        "--loss-rho does not apply",
+    ),
+    // A divergence prints its (short) report in text mode too.
+    case(
+        "optimize --problem rosenbrock:4 --method gd --lr 10 --max-iters 50",
+        1,
+        "non-finite",
+    ),
+    case(
         "optimize --problem logsumexp --method grn-fisher",
         2,
         "Fisher",

@@ -252,6 +252,32 @@ fn run_any<P: StochasticBilevel>(
 }
 
 pub fn run(args: &Args) -> Result<(), Failure> {
+    // Options that do not apply to the method are refused, not ignored.
+    let method = format!(
+        "--method {}",
+        clap::ValueEnum::to_possible_value(&args.method)
+            .map_or_else(String::new, |v| v.get_name().to_owned())
+    );
+    let penalty_family = matches!(
+        args.method,
+        MethodArg::Penalty
+            | MethodArg::PenaltyStochastic
+            | MethodArg::PenaltyStorm
+            | MethodArg::Penalty2ts
+    );
+    let stochastic = matches!(
+        args.method,
+        MethodArg::PenaltyStochastic
+            | MethodArg::PenaltyStorm
+            | MethodArg::Penalty2ts
+            | MethodArg::F2sa
+    );
+    if !penalty_family {
+        crate::reject_given(&["sigma", "sigma_min"], &method)?;
+    }
+    if !stochastic {
+        crate::reject_given(&["batch_size"], &method)?;
+    }
     let mut parts = args.problem.split(':');
     let name = parts.next().unwrap_or_default();
     let rest: Vec<&str> = parts.collect();

@@ -130,6 +130,11 @@ impl Failure {
                     "termination": "failed",
                     "error": msg,
                 }));
+            } else {
+                // The human report of a run that failed before producing one.
+                outln!("converged         false");
+                outln!("termination       failed");
+                outln!("error             {msg}");
             }
             Failure::Solver(msg)
         }
@@ -141,7 +146,13 @@ macro_rules! failure_from {
     ($($ty:ty),*) => {$(
         impl From<$ty> for Failure {
             fn from(e: $ty) -> Self {
-                Failure::from_error(e.is_input_error(), e.to_string(), false)
+                // No report here: the subcommand's mode is unknown (use
+                // `Failure::from_error` where a solver can fail).
+                if e.is_input_error() {
+                    Failure::BadInput(e.to_string())
+                } else {
+                    Failure::Solver(e.to_string())
+                }
             }
         }
     )*};

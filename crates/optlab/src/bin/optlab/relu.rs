@@ -259,6 +259,19 @@ fn accuracy(net: &TwoLayerNet, d: &Data) -> f64 {
 
 pub fn run(args: &Args) -> Result<(), Failure> {
     let loss = args.loss.loss();
+    // Options that do not apply are refused, not ignored.
+    if args.pricing == 0 {
+        crate::reject_given(&["pricing_candidates"], "a run without --pricing")?;
+    }
+    if loss == Loss::Squared {
+        crate::reject_given(
+            &["loss_rho"],
+            "--loss squared (it splits off bce and hinge only)",
+        )?;
+    }
+    if args.gates.is_some() {
+        crate::reject_given(&["patterns"], "--gates (the gates file sets the patterns)")?;
+    }
     if let Some(eps) = args.adversarial {
         if !(eps.is_finite() && (0.0..=1e6).contains(&eps)) {
             return Err(Failure::BadInput(format!(
