@@ -4,6 +4,8 @@
 //! thread count. The generated suite is `hostile.rs`; the table of exit
 //! codes is `exit_codes.rs`.
 
+mod common;
+use common::npy_raw;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -47,20 +49,6 @@ fn json(o: &Output) -> serde_json::Value {
     })
 }
 
-/// An NPY v1 file with `header` as its dictionary and `data` after it.
-fn npy(header: &str, data: &[u8]) -> Vec<u8> {
-    let mut h = header.to_string();
-    while !(10 + h.len() + 1).is_multiple_of(64) {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    out.extend_from_slice(h.as_bytes());
-    out.extend_from_slice(data);
-    out
-}
-
 fn write_cost_5x6(path: &Path) {
     let v: Vec<u8> = (0..30)
         .map(|i| ((i * 37 % 30) as f64) / 29.0)
@@ -68,7 +56,7 @@ fn write_cost_5x6(path: &Path) {
         .collect();
     std::fs::write(
         path,
-        npy(
+        npy_raw(
             "{'descr': '<f8', 'fortran_order': False, 'shape': (5, 6), }",
             &v,
         ),
@@ -124,7 +112,7 @@ fn an_npy_shape_whose_byte_count_wraps_around_2_64_is_refused() {
     // 2⁶¹ × 2 entries × 8 bytes = 2⁶⁸ bytes: wraps to 0 unchecked.
     std::fs::write(
         &p,
-        npy(
+        npy_raw(
             "{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693952, 2), }",
             &[0; 16],
         ),

@@ -12,6 +12,8 @@
 //! Matrix Market size line, truncations at every structural boundary, values
 //! at the edges of f64, and seeded random byte flips of valid files.
 
+mod common;
+use common::npy_raw;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -38,21 +40,6 @@ enum Class {
 struct Case {
     args: Vec<String>,
     class: Class,
-}
-
-/// An NPY v1 file with `dict` as its header text (padded and terminated as
-/// `np.save` does) and raw `data`.
-fn npy_raw(dict: &str, data: &[u8]) -> Vec<u8> {
-    let mut h = dict.to_string();
-    while !(10 + h.len() + 1).is_multiple_of(64) {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    out.extend_from_slice(h.as_bytes());
-    out.extend_from_slice(data);
-    out
 }
 
 fn f64s(v: &[f64]) -> Vec<u8> {
