@@ -488,3 +488,35 @@ fn finite_difference_operator_and_layer_blocks() {
         .is_err()
     );
 }
+
+#[test]
+fn jax_initialisation_is_lecun_normal_with_zero_biases() {
+    let mlp = Mlp::new(&[400, 300, 2], Activation::Tanh, true).unwrap();
+    let theta = mlp.init_lecun(5);
+    let blocks = mlp.blocks();
+    for (l, (fan_in, fan_out)) in [(400usize, 300usize), (300, 2)].into_iter().enumerate() {
+        let r = &blocks[l];
+        let w: Vec<f64> = (r.start..r.start + fan_in * fan_out)
+            .map(|i| theta[i])
+            .collect();
+        let mean = w.iter().sum::<f64>() / w.len() as f64;
+        let var = w.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / w.len() as f64;
+        // Standard errors: √(σ²/N) for the mean, σ²·√(2/N) for the variance.
+        let n = w.len() as f64;
+        let s2 = 1.0 / fan_in as f64;
+        assert!(
+            mean.abs() <= 4.0 * (s2 / n).sqrt(),
+            "layer {l}: mean {mean}"
+        );
+        assert!(
+            (var - s2).abs() <= 4.0 * s2 * (2.0 / n).sqrt(),
+            "layer {l}: {var} vs {s2}"
+        );
+        assert!(
+            (r.start + fan_in * fan_out..r.end).all(|i| theta[i] == 0.0),
+            "biases"
+        );
+    }
+    assert_eq!(theta, mlp.init_lecun(5));
+    assert_ne!(theta, mlp.init_lecun(6));
+}

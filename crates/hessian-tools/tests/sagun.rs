@@ -109,3 +109,68 @@ fn overlapping_clusters_have_no_outlier_gap() {
     println!("k=5 h=30 noise 0.3: λ25/λ26 = {r:.2}");
     assert!(r <= 3.0, "{r}");
 }
+
+/// The anchors' k = 5 network (their measurement was in JAX): Flax's
+/// default initialisation, LeCun normal weights and zero biases, then the
+/// same 300 GD steps. Its Hessian has the anchors' shape (‖H‖_F/tr = 0.239
+/// there), and on it the three trace estimators meet their bars at 60
+/// products.
+#[test]
+fn trace_estimators_on_the_anchor_network_meet_their_bars() {
+    for seed in [1u64, 2] {
+        let k = 5;
+        let data = datasets::generate::cluster_mixture(1000, k, 20, 0.05, seed).unwrap();
+        let mlp = Mlp::new(&[20, 30, 30, k], Activation::Tanh, true).unwrap();
+        let obj =
+            MlpLoss::classification(mlp.clone(), Loss::Mse, data.features.as_ref(), &data.labels)
+                .unwrap();
+        let mut theta = mlp.init_lecun(seed + 1);
+        let params = TrainParams::default().lr(0.5).epochs(300).record_every(300);
+        assert!(
+            !train(&obj, &mut theta, &params, |_| Control::Continue)
+                .unwrap()
+                .diverged
+        );
+        let h = obj
+            .curvature(theta.as_ref(), CurvatureKind::Hessian)
+            .unwrap();
+        let (dense, _) = hessian_tools::assemble(&h, linalg_core::faer::Par::Seq).unwrap();
+        let split = hessian_split(&obj, theta.as_ref(), false).unwrap();
+        let exact: f64 = split.hessian.iter().sum();
+        let fro2: f64 = split.hessian.iter().map(|l| l * l).sum();
+        let diag2: f64 = (0..dense.nrows()).map(|i| dense[(i, i)].powi(2)).sum();
+        // Rademacher Hutchinson's median |error| at 60 products, from its
+        // exact variance 2(‖H‖_F² − Σ Hᵢᵢ²)/60 (normal approximation).
+        let predicted = 0.674 * (2.0 * (fro2 - diag2) / 60.0).sqrt() / exact;
+        let median = |method| {
+            let mut e: Vec<f64> = (0..100)
+                .map(|s| {
+                    let t = trace(&dense, &TraceParams::new(method, 60).seed(s)).unwrap();
+                    (t.value - exact).abs() / exact
+                })
+                .collect();
+            e.sort_by(f64::total_cmp);
+            e[50]
+        };
+        let (hu, hpp, xt) = (
+            median(TraceMethod::Hutchinson),
+            median(TraceMethod::HutchPlusPlus),
+            median(TraceMethod::XTrace),
+        );
+        let ratio = fro2.sqrt() / exact;
+        println!(
+            "seed {seed}: tr {exact:.2}, ‖H‖_F {:.2} (ratio {ratio:.3}), λ25/λ26 {:.1}; median rel. errors at 60 products: Hutchinson {hu:.2e} (predicted {predicted:.2e}), Hutch++ {hpp:.2e}, XTrace {xt:.2e}",
+            fro2.sqrt(),
+            gap_ratio(&split.hessian, 25).unwrap()
+        );
+        assert!((ratio / 0.239 - 1.0).abs() <= 0.05, "‖H‖_F/tr = {ratio}");
+        // The estimator's own median error is below the bar on both
+        // networks; a median of 100 draws scatters by about ±15 % around it.
+        assert!(predicted <= 3e-2, "{predicted}");
+        assert!((hu / predicted - 1.0).abs() <= 0.25, "{hu} vs {predicted}");
+        assert!(hpp <= 1.5e-2 && xt <= 1e-3, "{hpp} {xt}");
+        if seed == 1 {
+            assert!(hu <= 3e-2, "{hu}");
+        }
+    }
+}

@@ -110,6 +110,10 @@ pub struct Args {
     /// --mlp hidden nonlinearity: tanh, relu, gelu, softplus.
     #[arg(long, default_value = "tanh")]
     activation: String,
+    /// --mlp initialisation: pytorch (weights and biases uniform on
+    /// ±1/√fan_in) or jax (LeCun normal weights, zero biases; Flax's default).
+    #[arg(long, default_value = "pytorch", value_parser = ["pytorch", "jax"])]
+    init: String,
     /// --mlp parameters as a flat NPY vector (each layer's weight matrix
     /// column-major, i.e. PyTorch's `weight.flatten(order='F')`, then its
     /// bias) instead of the seeded initialisation.
@@ -675,6 +679,22 @@ pub fn run(a: &Args) -> Result<(), Failure> {
                     return Err(Failure::BadInput(format!("{f}: only with --mlp")));
                 }
             }
+            crate::reject_given(
+                &[
+                    "data",
+                    "n_samples",
+                    "dim",
+                    "hidden",
+                    "loss",
+                    "activation",
+                    "init",
+                    "weights",
+                    "lr",
+                    "batch",
+                    "momentum",
+                ],
+                "--matrix (it is a --mlp option)",
+            )?;
             let t0 = Instant::now();
             let m = load_matrix(path, a.symmetry_tol, a.max_steps)?;
             let (n, product) = match &m {
@@ -816,6 +836,7 @@ fn run_mlp(a: &Args, method: TraceMethod) -> Result<(), Failure> {
     let obj = MlpLoss::classification(mlp.clone(), loss, x.as_ref(), &labels)
         .map_err(blame("--hidden"))?;
     let mut theta = match &a.weights {
+        None if a.init == "jax" => mlp.init_lecun(a.seed.wrapping_add(100)),
         None => mlp.init(a.seed.wrapping_add(100)),
         Some(p) => {
             let meta = std::fs::metadata(p)
