@@ -35,6 +35,7 @@
 pub mod data;
 pub mod dcdm;
 pub mod grid;
+pub mod mic;
 pub mod multigrid;
 #[cfg(feature = "burn")]
 pub mod net;
@@ -48,6 +49,7 @@ pub use dcdm::{
 };
 pub use grid::{CellKind, Grid, Regions, Scene, check_grid_size};
 pub use linalg_core::{Control, ParamError, Termination, Work};
+pub use mic::{Mic0, MicParams};
 pub use multigrid::{Multigrid, MultigridParams};
 pub use poisson::{PoissonSystem, Stencil};
 pub use solvers::{Method, SolveParams, SolveReport, solve};

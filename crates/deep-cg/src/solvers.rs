@@ -27,13 +27,21 @@ pub enum Method {
     Ic0Pcg,
     /// CG with a geometric multigrid V-cycle preconditioner (MGPCG).
     MgPcg,
+    /// CG with modified incomplete Cholesky on the stencil (MIC(0), τ = 0.97).
+    Mic0Pcg,
 }
 
 impl Method {
     /// Every method, in the order of [`Method::NAMES`].
-    pub const ALL: [Method; 4] = [Method::Cg, Method::JacobiPcg, Method::Ic0Pcg, Method::MgPcg];
+    pub const ALL: [Method; 5] = [
+        Method::Cg,
+        Method::JacobiPcg,
+        Method::Ic0Pcg,
+        Method::MgPcg,
+        Method::Mic0Pcg,
+    ];
     /// Command-line names.
-    pub const NAMES: [&'static str; 4] = ["cg", "jacobi-pcg", "ic0-pcg", "mg-pcg"];
+    pub const NAMES: [&'static str; 5] = ["cg", "jacobi-pcg", "ic0-pcg", "mg-pcg", "mic0-pcg"];
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
@@ -291,6 +299,12 @@ pub fn solve(
         Method::Ic0Pcg => {
             let ic = Ic0Masked::new(system)?;
             let p = SliceOp::new(n, |z: &mut [f64], r: &[f64]| ic.apply(z, r, system));
+            let s = setup.elapsed().as_secs_f64();
+            (run_cg(&cg, &op, &p, &bcol, &mut observer)?, s)
+        }
+        Method::Mic0Pcg => {
+            let mic = crate::mic::Mic0::new(system, crate::mic::MicParams::default())?;
+            let p = SliceOp::new(n, |z: &mut [f64], r: &[f64]| mic.apply(z, r, system));
             let s = setup.elapsed().as_secs_f64();
             (run_cg(&cg, &op, &p, &bcol, &mut observer)?, s)
         }

@@ -385,3 +385,155 @@ fn projection_with_many_regions_matches_a_direct_computation() {
     }
     assert!((removed - removed_expected).abs() < 1e-12 * removed_expected);
 }
+
+/// The matrix of `sys` as dense rows over all cells (small grids only).
+fn dense_of(sys: &PoissonSystem) -> Vec<Vec<f64>> {
+    let a = sys.to_csr().unwrap();
+    let a = a.as_ref();
+    let len = sys.len();
+    (0..len)
+        .map(|i| {
+            let mut row = vec![0.0; len];
+            for (&j, &v) in a.col_idx_of_row_raw(i).iter().zip(a.val_of_row(i)) {
+                row[j] = v;
+            }
+            row
+        })
+        .collect()
+}
+
+/// The pinned cell of each singular region: the last one in index order.
+fn pinned_cells(sys: &PoissonSystem) -> Vec<usize> {
+    let r = sys.regions();
+    let mut last = vec![usize::MAX; r.count()];
+    for c in 0..sys.len() {
+        let id = r.id[c];
+        if id != u32::MAX && r.singular[id as usize] {
+            last[id as usize] = c;
+        }
+    }
+    last.into_iter().filter(|c| *c != usize::MAX).collect()
+}
+
+#[test]
+fn mic0_with_tau_0_is_ic0_and_with_tau_1_keeps_row_sums() {
+    for scene in [Scene::Box, Scene::Mixed, Scene::Bunny] {
+        let sys = PoissonSystem::new(scene.build(8, 3).unwrap());
+        let a = dense_of(&sys);
+        let pinned = pinned_cells(&sys);
+        let len = sys.len();
+        let fluid: Vec<usize> = (0..len)
+            .filter(|&c| sys.regions().id[c] != u32::MAX)
+            .collect();
+        // τ = 0: L Lᵀ equals A on A's pattern (IC(0)), the pinned diagonals doubled.
+        let ic = Mic0::new(
+            &sys,
+            MicParams {
+                tau: 0.0,
+                sigma: 0.0,
+            },
+        )
+        .unwrap();
+        for &c in fluid.iter().step_by(7) {
+            let mut e = vec![0.0; len];
+            e[c] = 1.0;
+            let col = ic.apply_m(&e);
+            for &r in &fluid {
+                let mut want = a[r][c];
+                if r == c && pinned.contains(&c) {
+                    want *= 2.0;
+                }
+                if a[r][c] != 0.0 || r == c {
+                    assert!(
+                        (col[r] - want).abs() <= 1e-12 * a[c][c].abs().max(1.0),
+                        "{scene:?}: (LLᵀ)[{r},{c}] = {} against {want}",
+                        col[r]
+                    );
+                }
+            }
+        }
+        // τ = 1, no safeguard: M·1 = A·1 (pinned diagonals doubled) on every
+        // fluid cell: the dropped fill-in went back to the diagonal.
+        let mic = Mic0::new(
+            &sys,
+            MicParams {
+                tau: 1.0,
+                sigma: 0.0,
+            },
+        )
+        .unwrap();
+        let ones: Vec<f64> = (0..len)
+            .map(|c| {
+                if sys.regions().id[c] != u32::MAX {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let m1 = mic.apply_m(&ones);
+        for &c in &fluid {
+            let mut want: f64 = (0..len).map(|j| a[c][j] * ones[j]).sum();
+            if pinned.contains(&c) {
+                want += a[c][c];
+            }
+            assert!(
+                (m1[c] - want).abs() <= 1e-9 * a[c][c].abs().max(1.0),
+                "{scene:?}: row sum at {c}: {} vs {want}",
+                m1[c]
+            );
+        }
+        // apply is M⁻¹ (then projected): apply(M x) = Πx.
+        let mic = Mic0::new(&sys, MicParams::default()).unwrap();
+        let mut x = random_vec(len, 9);
+        sys.regions().project(&mut x);
+        let mx = mic.apply_m(&x);
+        let mut z = vec![0.0; len];
+        mic.apply(&mut z, &mx, &sys);
+        let err = z
+            .iter()
+            .zip(&x)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        let scale = x.iter().map(|v| v.abs()).fold(0.0, f64::max);
+        assert!(err <= 1e-10 * scale, "{scene:?}: M⁻¹M x − x = {err:e}");
+    }
+    assert!(
+        MicParams {
+            tau: 1.5,
+            sigma: 0.25
+        }
+        .validate()
+        .is_err()
+    );
+    assert!(
+        MicParams {
+            tau: f64::NAN,
+            sigma: 0.25
+        }
+        .validate()
+        .is_err()
+    );
+}
+
+#[test]
+fn mic0_pcg_needs_fewer_iterations_than_ic0_pcg_on_every_scene() {
+    for scene in Scene::ALL {
+        let sys = PoissonSystem::new(scene.build(32, 1).unwrap());
+        let b = sys.divergence_rhs(2);
+        let run = |m| {
+            solve(&sys, b.as_ref(), &SolveParams::new(m).rtol(1e-8), |_| {
+                Control::Continue
+            })
+            .unwrap()
+        };
+        let (ic, mic) = (run(Method::Ic0Pcg), run(Method::Mic0Pcg));
+        assert!(mic.converged && mic.relative_residual <= 1e-8, "{scene:?}");
+        assert!(
+            (mic.iterations as f64) <= 0.8 * ic.iterations as f64,
+            "{scene:?}: MIC(0) {} vs IC(0) {}",
+            mic.iterations,
+            ic.iterations
+        );
+    }
+}

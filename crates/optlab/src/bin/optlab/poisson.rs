@@ -32,7 +32,7 @@ pub struct Args {
     /// Seed for obstacles and the right-hand side.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Solver: cg, jacobi-pcg, ic0-pcg, mg-pcg, or dcdm (with `--features burn`).
+    /// Solver: cg, jacobi-pcg, ic0-pcg, mic0-pcg, mg-pcg, or dcdm (with `--features burn`).
     #[arg(long, default_value = "mg-pcg")]
     method: String,
     /// Relative tolerance on ‖b − Ax‖/‖b‖.
