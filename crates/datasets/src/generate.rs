@@ -123,15 +123,22 @@ pub fn random_spd(spectrum: &[f64], seed: u64) -> Result<Mat<f64>> {
             format!("eigenvalues must be positive and finite, got {bad}"),
         )));
     }
-    let q = random_orthogonal(n, seed);
+    let q = random_orthogonal(n, seed)?;
     let d = Col::from_fn(n, |i| spectrum[i]);
     let a = &q * d.as_diagonal() * q.transpose();
     // Symmetrise away rounding.
     Ok(Mat::from_fn(n, n, |i, j| 0.5 * (a[(i, j)] + a[(j, i)])))
 }
 
-/// A Haar-distributed random orthogonal `n × n` matrix.
-pub fn random_orthogonal(n: usize, seed: u64) -> Mat<f64> {
+/// A Haar-distributed random orthogonal `n × n` matrix (`n ≥ 1`; refused
+/// before allocating when the Gaussian matrix and its QR would not fit the
+/// memory budget).
+pub fn random_orthogonal(n: usize, seed: u64) -> Result<Mat<f64>> {
+    positive("n", n)?;
+    linalg_core::budget::check(
+        format!("a random orthogonal {n} × {n} matrix"),
+        linalg_core::budget::Bytes::matrix::<f64>(n, n).times(3),
+    )?;
     let mut rng = StdRng::seed_from_u64(seed);
     let g = Mat::from_fn(n, n, |_, _| normal(&mut rng));
     let qr = g.qr();
@@ -145,7 +152,7 @@ pub fn random_orthogonal(n: usize, seed: u64) -> Mat<f64> {
             }
         }
     }
-    q
+    Ok(q)
 }
 
 /// `n` eigenvalues spaced geometrically from `1/cond` to `1` (condition number `cond`).

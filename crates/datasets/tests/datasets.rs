@@ -171,7 +171,7 @@ fn random_spd_has_the_requested_spectrum() {
     assert_eq!((&a - a.transpose()).norm_max(), 0.0);
     assert_eq!((random_spd(&spec, 3).unwrap() - &a).norm_max(), 0.0);
     assert!((random_spd(&spec, 4).unwrap() - &a).norm_max() > 1e-3);
-    let q = random_orthogonal(10, 1);
+    let q = random_orthogonal(10, 1).unwrap();
     assert!(
         (q.transpose() * &q - linalg_core::faer::Mat::<f64>::identity(10, 10)).norm_max() < 1e-13
     );
@@ -244,5 +244,7 @@ fn generators_refuse_sizes_beyond_memory_before_allocating() {
         assert!(geometric_spectrum(n, 10.0).is_err());
         assert!(uniform_cloud(n, 2, 0.0, 1.0, 0).is_err());
         assert!(uniform_cloud(2, n, 0.0, 1.0, 0).is_err());
+        assert!(random_orthogonal(n, 0).is_err());
     }
+    assert!(random_orthogonal(0, 0).is_err());
 }
