@@ -116,11 +116,14 @@ impl DcdmNet {
     /// file and the reason.
     pub fn load(path: &Path, device: &Device) -> Result<DcdmNet> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| Error::Model {
+        // Read with a limit: a pipe or /dev/zero reports size 0.
+        let bytes = linalg_core::budget::read_file(path).map_err(|e| Error::Model {
             source_name: name.clone(),
-            reason: match e.kind() {
-                std::io::ErrorKind::NotFound => "no such file".to_string(),
-                _ => format!("cannot read it: {e}"),
+            reason: match e.root() {
+                linalg_core::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+                    "no such file".to_string()
+                }
+                r => format!("cannot read it: {r}"),
             },
         })?;
         Self::from_bytes(bytes, &name, device)

@@ -149,9 +149,86 @@ pub fn check(what: impl Into<String>, need: Bytes) -> Result<u64> {
     }
 }
 
+/// The most bytes read from an input whose size is not known in advance
+/// (a pipe, a FIFO, a device such as `/dev/zero`): 256 MiB, or the budget
+/// if smaller.
+pub const MAX_STREAM: u64 = 256 << 20;
+
+/// Reads all of `reader` into memory, refusing ([`Error::TooLarge`], naming
+/// `what`) a stream longer than `limit` bytes instead of growing without
+/// bound.
+pub fn read_to_end_limited(reader: impl std::io::Read, limit: u64, what: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    reader.take(limit.saturating_add(1)).read_to_end(&mut buf)?;
+    if buf.len() as u64 > limit {
+        return Err(Error::TooLarge {
+            what: format!("{what} longer than {limit} bytes"),
+            bytes: Bytes::exact(limit.saturating_add(1)),
+            budget: max_memory(),
+        });
+    }
+    Ok(buf)
+}
+
+/// Reads a whole file: a regular file's size is checked against the budget
+/// before reading; anything else (a pipe, a FIFO, `/dev/zero`) is read up
+/// to `min(budget, MAX_STREAM)` bytes. Errors name the file.
+pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    let f = std::fs::File::open(path).map_err(|e| Error::from(e).in_file(path))?;
+    let meta = f.metadata().map_err(|e| Error::from(e).in_file(path))?;
+    if meta.is_dir() {
+        return Err(Error::from(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "is a directory",
+        ))
+        .in_file(path));
+    }
+    let limit = if meta.is_file() {
+        check(
+            format!("reading a file of {} bytes", meta.len()),
+            Bytes::exact(meta.len()),
+        )
+        .map_err(|e| e.in_file(path))?
+    } else {
+        max_memory().min(MAX_STREAM)
+    };
+    read_to_end_limited(f, limit, "a stream").map_err(|e| match e {
+        Error::TooLarge { .. } if !meta.is_file() => Error::from(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!(
+                "not a regular file, and longer than the {limit} bytes read from a stream (save it to a file)"
+            ),
+        ))
+        .in_file(path),
+        e => e.in_file(path),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streams_are_read_up_to_a_limit_and_devices_do_not_run_away() {
+        let data = vec![7u8; 1000];
+        assert_eq!(
+            read_to_end_limited(&data[..], 1000, "x").unwrap().len(),
+            1000
+        );
+        assert!(matches!(
+            read_to_end_limited(&data[..], 999, "x"),
+            Err(Error::TooLarge { .. })
+        ));
+        // /dev/zero has size 0 and never ends: refused after MAX_STREAM.
+        if std::path::Path::new("/dev/zero").exists() {
+            let t = std::time::Instant::now();
+            let e = read_file(std::path::Path::new("/dev/zero")).unwrap_err();
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+            assert!(t.elapsed().as_secs_f64() < 10.0);
+        }
+        assert!(read_file(std::path::Path::new("/")).is_err());
+    }
 
     #[test]
     fn overflow_is_over_budget_and_sums_are_checked() {

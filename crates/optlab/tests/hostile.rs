@@ -514,6 +514,19 @@ fn build_cases(dir: &Path) -> Vec<Case> {
             Class::Bad,
         );
         push(format!("{} {d}", prefix.replace("{d}", &d)), Class::Bad);
+        // A device that reports size 0 and never ends.
+        if Path::new("/dev/zero").exists() {
+            push(format!("{} /dev/zero", prefix.replace("{d}", &d)), Class::Bad);
+        }
+    }
+    if Path::new("/dev/zero").exists() {
+        for args in [
+            "linsolve --matrix /dev/zero",
+            "spectrum --top-k 2 --matrix /dev/zero.mtx",
+            "relu --data /dev/zero --json",
+        ] {
+            push(args.into(), Class::Bad);
+        }
     }
     for (k, (name, text, class)) in mtx_family(7).into_iter().enumerate() {
         let file = dir.join(format!("m-{name}.mtx"));

@@ -207,32 +207,26 @@ pub fn read_spd_matrix_market_from(
 /// [`read_spd_matrix_market_from`] on a file; errors name the file.
 pub fn read_spd_matrix_market(path: impl AsRef<Path>) -> Result<SparseRowMat<usize, f64>> {
     let path = path.as_ref();
-    let f = open_checked(path)?;
-    read_spd_matrix_market_from(f)
+    let bytes = crate::budget::read_file(path)?;
+    read_spd_matrix_market_from(&bytes[..])
         .map(|(m, _)| m)
         .map_err(|e| e.in_file(path))
 }
 
-/// Opens `path` for reading after checking that its size fits the budget
-/// (the readers hold the whole text in memory).
-pub(crate) fn open_checked(path: &Path) -> Result<std::fs::File> {
-    let f = std::fs::File::open(path).map_err(|e| Error::from(e).in_file(path))?;
-    let len = f
-        .metadata()
-        .map_err(|e| Error::from(e).in_file(path))?
-        .len();
-    crate::budget::check(
-        format!("reading a file of {len} bytes"),
-        crate::budget::Bytes::exact(len),
-    )
-    .map_err(|e| e.in_file(path))?;
-    Ok(f)
-}
-
-fn read_impl(mut reader: impl Read, spd: bool) -> Result<(SparseRowMat<usize, f64>, MtxHeader)> {
-    // One buffer, no allocation per line: the entry loop dominates for large files.
-    let mut text = String::new();
-    reader.read_to_string(&mut text)?;
+fn read_impl(reader: impl Read, spd: bool) -> Result<(SparseRowMat<usize, f64>, MtxHeader)> {
+    // One buffer, no allocation per line: the entry loop dominates for large
+    // files. A stream is read up to the budget, never without bound.
+    let bytes = crate::budget::read_to_end_limited(
+        reader,
+        crate::budget::max_memory(),
+        "a Matrix Market stream",
+    )?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::from(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })?;
     let (field, symmetry, nrows, ncols, nnz, size_line) = parse_preamble(&text)?;
     let mut cur = size_line;
     let cur_size_line = size_line;
@@ -406,8 +400,8 @@ fn read_impl(mut reader: impl Read, spd: bool) -> Result<(SparseRowMat<usize, f6
 /// Reads a Matrix Market coordinate matrix from a file; errors name the file.
 pub fn read_matrix_market(path: impl AsRef<Path>) -> Result<SparseRowMat<usize, f64>> {
     let path = path.as_ref();
-    let f = open_checked(path)?;
-    read_matrix_market_from(f)
+    let bytes = crate::budget::read_file(path)?;
+    read_matrix_market_from(&bytes[..])
         .map(|(m, _)| m)
         .map_err(|e| e.in_file(path))
 }

@@ -223,19 +223,16 @@ pub fn read_npy_bytes(bytes: &[u8]) -> Result<NpyArray> {
 }
 
 /// Reads an NPY array from any reader.
-pub fn read_npy_from(mut r: impl Read) -> Result<NpyArray> {
-    let mut bytes = Vec::new();
-    r.read_to_end(&mut bytes)?;
+pub fn read_npy_from(r: impl Read) -> Result<NpyArray> {
+    let bytes =
+        crate::budget::read_to_end_limited(r, crate::budget::max_memory(), "an NPY stream")?;
     read_npy_bytes(&bytes)
 }
 
 /// Reads an NPY file; errors name the file.
 pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
     let path = path.as_ref();
-    let mut f = super::mtx::open_checked(path)?;
-    let mut bytes = Vec::new();
-    f.read_to_end(&mut bytes)
-        .map_err(|e| Error::from(e).in_file(path))?;
+    let bytes = crate::budget::read_file(path)?;
     read_npy_bytes(&bytes).map_err(|e| e.in_file(path))
 }
 

@@ -494,7 +494,8 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let (problem, default_x0) = parse_problem(args)?;
     let x0 = match &args.x0 {
         Some(p) => {
-            read_npy_col(p).map_err(|e| Failure::BadInput(format!("{}: {e}", p.display())))?
+            // The reader's errors name the file already.
+            read_npy_col(p).map_err(|e| Failure::BadInput(e.to_string()))?
         }
         None => default_x0,
     };

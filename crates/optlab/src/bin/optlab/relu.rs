@@ -118,7 +118,10 @@ fn read_csv(path: &str) -> Result<Data, Failure> {
             meta.len()
         )));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    // Read with a limit: a pipe or /dev/zero reports size 0.
+    let bytes = linalg_core::budget::read_file(std::path::Path::new(path))
+        .map_err(|e| bad(e.root().to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text".into()))?;
     let mut rows: Vec<Vec<f64>> = Vec::new();
     let mut labels = Vec::new();
     let mut width = None;
