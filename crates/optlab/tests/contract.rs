@@ -520,3 +520,57 @@ fn poisson_is_scale_safe_in_its_right_hand_side() {
         }
     }
 }
+
+#[test]
+fn spectrum_is_scale_safe() {
+    // tridiag(−s, (4 + i)s, −s) on 30 unknowns: every reported eigenvalue,
+    // trace and norm scales with s; ratios do not change.
+    let run = |s: f64| {
+        let mut text = String::from("%%MatrixMarket matrix coordinate real symmetric\n30 30 59\n");
+        for i in 1..=30 {
+            text.push_str(&format!("{i} {i} {:e}\n", (4.0 + i as f64) * s));
+            if i < 30 {
+                text.push_str(&format!("{} {i} {:e}\n", i + 1, -s));
+            }
+        }
+        let p = tmp(&format!("spectrum-{s:e}.mtx"));
+        std::fs::write(&p, text).unwrap();
+        let (o, _) = run_capped(
+            &[
+                "spectrum",
+                "--matrix",
+                p.to_str().unwrap(),
+                "--top-k",
+                "3",
+                "--json",
+            ],
+            1 << 20,
+            1,
+        );
+        assert_eq!(o.status.code(), Some(0), "{s:e}: {}", stderr(&o));
+        json(&o)
+    };
+    let base = run(1.0);
+    for s in [1e-300, 1e300] {
+        let v = run(s);
+        let rel = |key: &str| {
+            let (a, b) = (v[key].as_f64().unwrap() / s, base[key].as_f64().unwrap());
+            (a - b).abs() / b.abs()
+        };
+        for key in ["trace", "frobenius", "bulk_edge"] {
+            assert!(rel(key) <= 1e-12, "{s:e}: {key} off by {:e}", rel(key));
+        }
+        for i in 0..3 {
+            let (a, b) = (
+                v["top_eigenvalues"][i].as_f64().unwrap() / s,
+                base["top_eigenvalues"][i].as_f64().unwrap(),
+            );
+            assert!((a - b).abs() <= 1e-12 * b, "{s:e}: λ{i} {a} vs {b}");
+        }
+        assert_eq!(v["outliers"], base["outliers"]);
+    }
+    // Subnormal entries: finite, positive results (no zero norm, no NaN).
+    let v = run(1e-320);
+    assert!(v["frobenius"].as_f64().unwrap() > 0.0);
+    assert!(v["gap_ratio"].as_f64().is_some_and(f64::is_finite));
+}

@@ -516,7 +516,10 @@ fn build_cases(dir: &Path) -> Vec<Case> {
         push(format!("{} {d}", prefix.replace("{d}", &d)), Class::Bad);
         // A device that reports size 0 and never ends.
         if Path::new("/dev/zero").exists() {
-            push(format!("{} /dev/zero", prefix.replace("{d}", &d)), Class::Bad);
+            push(
+                format!("{} /dev/zero", prefix.replace("{d}", &d)),
+                Class::Bad,
+            );
         }
     }
     if Path::new("/dev/zero").exists() {

@@ -178,7 +178,11 @@ enum Matrix {
     Sparse(SparseOp),
 }
 
-fn load_matrix(path: &Path, tol: f64, steps: usize) -> Result<Matrix, Failure> {
+/// Loads `--matrix` multiplied by a power of two `k` that brings its largest
+/// entry into [1, 2) (exact), and returns `k`: the estimators then work at
+/// unit scale, and [`unscale`] divides every result by `k` (a matrix with
+/// entries near 1e-320 reported a zero Frobenius norm and NaN gap ratio).
+fn load_matrix(path: &Path, tol: f64, steps: usize) -> Result<(Matrix, f64), Failure> {
     let bad = |m: String| Failure::BadInput(format!("{}: {m}", path.display()));
     let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
     if meta.len() > MAX_FILE {
@@ -203,9 +207,12 @@ fn load_matrix(path: &Path, tol: f64, steps: usize) -> Result<Matrix, Failure> {
                     return Err(bad(format!("non-finite entry at ({i}, {j})")));
                 }
             }
+            let amax = m.norm_max();
+            let k = linalg_core::op::pow2_scale(amax);
+            let m = m * k;
             let op = DenseOp::new(m).map_err(in_file(path))?;
             let op = op.into_symmetric(tol).map_err(in_file(path))?;
-            Ok(Matrix::Dense(op.into_inner()))
+            Ok((Matrix::Dense(op.into_inner()), k))
         }
         "mtx" => {
             // The declared size bounds what the run will hold (the Lanczos
@@ -222,13 +229,16 @@ fn load_matrix(path: &Path, tol: f64, steps: usize) -> Result<Matrix, Failure> {
                 basis,
             )
             .map_err(in_file(path))?;
-            let m = read_matrix_market(path).map_err(in_file(path))?;
+            let mut m = read_matrix_market(path).map_err(in_file(path))?;
             if m.nrows() == 0 {
                 return Err(bad("the matrix is empty".into()));
             }
+            let amax = m.val().iter().fold(0.0f64, |x, v| x.max(v.abs()));
+            let k = linalg_core::op::pow2_scale(amax);
+            m.val_mut().iter_mut().for_each(|v| *v *= k);
             let op = SparseOp::new(m).map_err(in_file(path))?;
             let op = op.into_symmetric(tol).map_err(in_file(path))?;
-            Ok(Matrix::Sparse(op.into_inner()))
+            Ok((Matrix::Sparse(op.into_inner()), k))
         }
         _ => Err(bad("expected a .npy or .mtx file".into())),
     }
@@ -306,6 +316,38 @@ struct Spectrum {
     density: Option<SpectralDensity>,
     /// The full spectrum (exact path).
     all: Option<Vec<f64>>,
+}
+
+/// Undoes [`load_matrix`]'s scaling by `k`: eigenvalues, residuals, traces,
+/// norms, the bulk edge and the density's nodes and width are linear in the
+/// matrix; ratios, fractions and counts are not touched.
+fn unscale(s: &mut Spectrum, k: f64) {
+    if k == 1.0 {
+        return;
+    }
+    for v in s
+        .top
+        .iter_mut()
+        .chain(s.top_res.iter_mut())
+        .chain(s.bottom.iter_mut())
+        .chain(s.bottom_res.iter_mut())
+        .chain(s.all.iter_mut().flatten())
+    {
+        *v /= k;
+    }
+    for v in [
+        &mut s.trace,
+        &mut s.trace_stderr,
+        &mut s.frobenius,
+        &mut s.frobenius_stderr,
+        &mut s.bulk_edge,
+    ] {
+        *v /= k;
+    }
+    if let Some(d) = &mut s.density {
+        d.nodes.iter_mut().for_each(|v| *v /= k);
+        d.sigma /= k;
+    }
 }
 
 fn check_flags(a: &Args) -> Result<TraceMethod, Failure> {
@@ -648,9 +690,13 @@ fn human(s: &Spectrum, method: TraceMethod, seconds: f64) {
     outln!("trace ({m}): {:.10e} ± {:.1e}", s.trace, s.trace_stderr);
     outln!("‖A‖_F: {:.10e} ± {:.1e}", s.frobenius, s.frobenius_stderr);
     outln!(
-        "outliers: {} (gap ratio {:.3}), bulk fraction {:.4} (|λ| ≤ {:.2e})",
+        "outliers: {} (gap ratio {}), bulk fraction {:.4} (|λ| ≤ {:.2e})",
         s.outliers,
-        s.gap_ratio,
+        if s.gap_ratio.is_finite() {
+            format!("{:.3}", s.gap_ratio)
+        } else {
+            "undefined: no positive eigenvalue after the gap".to_string()
+        },
         s.bulk_fraction,
         s.bulk_edge
     );
@@ -696,13 +742,13 @@ pub fn run(a: &Args) -> Result<(), Failure> {
                 "--matrix (it is a --mlp option)",
             )?;
             let t0 = Instant::now();
-            let m = load_matrix(path, a.symmetry_tol, a.max_steps)?;
+            let (m, k) = load_matrix(path, a.symmetry_tol, a.max_steps)?;
             let (n, product) = match &m {
                 Matrix::Dense(op) => (op.nrows(), (op.nrows() as f64).powi(2)),
                 Matrix::Sparse(op) => (op.nrows(), (op.nnz() + op.nrows()) as f64),
             };
             check_work(a, n, product, &[])?;
-            let s = match (&m, a.exact) {
+            let mut s = match (&m, a.exact) {
                 (Matrix::Dense(op), false) => analyse(op, a, method)?,
                 (Matrix::Sparse(op), false) => analyse(op, a, method)?,
                 (Matrix::Dense(op), true) => {
@@ -714,6 +760,7 @@ pub fn run(a: &Args) -> Result<(), Failure> {
                     exact_spectrum(ev, a, mv)?
                 }
             };
+            unscale(&mut s, k);
             let seconds = t0.elapsed().as_secs_f64();
             write_outputs(&s, a)?;
             if a.json {
