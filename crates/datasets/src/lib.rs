@@ -275,10 +275,16 @@ impl Standardizer {
                     format!("non-finite value at row {i}, column {j}"),
                 )));
             }
-            let m = col.iter().sum::<f64>() / n as f64;
-            let var = col.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n as f64;
-            mean[j] = m;
-            scale[j] = if var > 0.0 { var.sqrt() } else { 1.0 };
+            // Scale-safe: the sums run on k·x with k a power of two that
+            // brings the column's largest entry into [1, 2) (exact), so
+            // features near 1e300 do not overflow the variance to ∞ and
+            // features near 1e-300 do not underflow it to 0.
+            let amax = col.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+            let k = linalg_core::op::pow2_scale(amax);
+            let m = col.iter().map(|v| v * k).sum::<f64>() / n as f64;
+            let var = col.iter().map(|v| (v * k - m) * (v * k - m)).sum::<f64>() / n as f64;
+            mean[j] = m / k;
+            scale[j] = if var > 0.0 { var.sqrt() / k } else { 1.0 };
         }
         Ok(Self { mean, scale })
     }

@@ -248,3 +248,19 @@ fn generators_refuse_sizes_beyond_memory_before_allocating() {
     }
     assert!(random_orthogonal(0, 0).is_err());
 }
+
+#[test]
+fn standardisation_is_scale_safe() {
+    use linalg_core::faer::Mat;
+    let base = Mat::from_fn(50, 3, |i, j| ((i * 7 + j * 3) % 11) as f64 - 4.0 + j as f64);
+    let mut reference = base.clone();
+    datasets::standardize(&mut reference).unwrap();
+    for s in [1e-300, 1e300, 2f64.powi(-1040)] {
+        let mut x = &base * s;
+        datasets::standardize(&mut x).unwrap();
+        let err = (&x - &reference).norm_max();
+        // Subnormal inputs carry fewer bits; normal ones agree to rounding.
+        let bar = if s < 1e-307 { 1e-2 } else { 1e-12 };
+        assert!(err <= bar, "scale {s:e}: {err:e}");
+    }
+}

@@ -774,6 +774,8 @@ fn build_cases(dir: &Path) -> Vec<Case> {
         "{d}/nan.csv",
         "{d}/oneclass.csv",
         "{d}/huge.csv",
+        "{d}/e300.csv",
+        "{d}/em300.csv",
     ] {
         push(
             format!("relu --max-iters 10 --data {}", data.replace("{d}", &d)),
@@ -903,6 +905,9 @@ fn write_fixtures(dir: &Path) {
     std::fs::write(dir.join("nan.csv"), "1,NaN,1\n3,4,0\n").unwrap();
     std::fs::write(dir.join("oneclass.csv"), "1,2,1\n3,4,1\n5,6,1\n").unwrap();
     std::fs::write(dir.join("huge.csv"), "1e400,2,1\n3,4,0\n").unwrap();
+    // Finite but beyond what XᵀX can hold.
+    std::fs::write(dir.join("e300.csv"), "1e300,2e300,1\n3e300,-4e300,0\n").unwrap();
+    std::fs::write(dir.join("em300.csv"), "1e-300,2e-300,1\n3e-300,-4e-300,0\n").unwrap();
 }
 
 struct Outcome {

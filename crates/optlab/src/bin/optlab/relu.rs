@@ -317,6 +317,15 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 datasets::standardize(&mut d.x)
                     .map_err(|e| Failure::BadInput(format!("--data {}: {e}", args.data)))?;
             }
+            // The u-system holds XᵀX: features beyond 1e±100 overflow or
+            // underflow it (a Cholesky failure, or a silently zero network).
+            let amax = d.x.norm_max();
+            if !(amax == 0.0 || (1e-100..=1e100).contains(&amax)) {
+                return Err(Failure::BadInput(format!(
+                    "--data {}: the largest feature is {amax:e}; features must lie within 1e±100 (XᵀX would over- or underflow): rescale them, e.g. with --standardize",
+                    args.data
+                )));
+            }
             match args.test_fraction {
                 Some(f) => {
                     let (tr, te) = split(d, f, args.seed)?;
