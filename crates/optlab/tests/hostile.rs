@@ -845,6 +845,7 @@ fn build_cases(dir: &Path) -> Vec<Case> {
         "bilevel --problem quadratic:3:4 --method penalty --batch-size 8",
         "relu --data wine:0v1 --pricing-candidates 10",
         "relu --data wine:0v1 --loss-rho 2",
+        "ot --reg 0.5 --y {d}/y-valid.npy --x {d}/x-e300.npy --json",
         "poisson --scene box --grid 4 --method cg --model {d}/missing.bpk",
         "linsolve",
         "optimize --problem rosenbrock:4",
@@ -892,6 +893,11 @@ fn write_fixtures(dir: &Path) {
     std::fs::write(
         dir.join("y-valid.npy"),
         npy_valid(&[4, 2], |i| i as f64 * 0.2),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("x-e300.npy"),
+        npy_valid(&[5, 2], |i| (1 + i) as f64 * 1e300),
     )
     .unwrap();
     std::fs::write(

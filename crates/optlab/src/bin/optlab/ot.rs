@@ -253,11 +253,20 @@ pub fn run(args: &Args) -> Result<(), Failure> {
                 read_npy_mat(px).map_err(bad)?,
                 read_npy_mat(py).map_err(bad)?,
             );
-            match args.metric {
+            let c = match args.metric {
                 Metric::Sqeuclidean => cost::sqeuclidean(x.as_ref(), y.as_ref()),
                 Metric::Euclidean => cost::euclidean(x.as_ref(), y.as_ref()),
             }
-            .map_err(in_file(px))?
+            .map_err(in_file(px))?;
+            if c.col_iter().any(|col| col.iter().any(|v| !v.is_finite())) {
+                return Err(Failure::BadInput(format!(
+                    "{} and {}: squared distances between the points overflow f64 (coordinates near {:.1e}): scale the points",
+                    px.display(),
+                    py.display(),
+                    x.norm_max().max(y.norm_max())
+                )));
+            }
+            c
         }
         _ => return Err(Failure::BadInput("give --cost, or --x and --y".into())),
     };
