@@ -214,6 +214,7 @@ impl Cg {
             precond_calls: 0,
             matvecs: 0,
             stop: false,
+            floor: false,
             op_fail: None,
             precond_fail: None,
             non_finite: None,
@@ -297,7 +298,12 @@ impl Cg {
             ),
             Err(CgError::NonPositiveDefiniteOperator) if st.stop => {
                 let rel = history.last().map_or(f64::NAN, |r| r.relative_residual);
-                (last_iter, rel, Termination::Cancelled)
+                let t = if st.floor {
+                    Termination::Stalled
+                } else {
+                    Termination::Cancelled
+                };
+                (last_iter, rel, t)
             }
             Err(CgError::NonPositiveDefiniteOperator) => {
                 return Err(Error::NotPositiveDefinite {
@@ -357,6 +363,8 @@ struct State<'o> {
     precond_calls: usize,
     matvecs: usize,
     stop: bool,
+    /// The residual reached the floating-point floor (see the preconditioner).
+    floor: bool,
     op_fail: Option<(usize, f64)>,
     precond_fail: Option<(usize, f64)>,
     non_finite: Option<(Definiteness, usize)>,
@@ -469,7 +477,14 @@ impl<T: LinOp<f64>> Watched<'_, '_, T> {
                 let k = st.precond_calls;
                 st.precond_calls += 1;
                 let r_nonzero = rhs.col_iter().any(|c| c.iter().any(|v| *v != 0.0));
-                if r_nonzero
+                // The residual at the floating-point floor (rtol = 0 runs get
+                // here): its curvature underflows, which is no failure. The
+                // run ends as `Stalled` instead of continuing on noise.
+                let floor = r_nonzero && rnorm <= 1e-150 * st.b_norm;
+                if floor {
+                    st.floor = true;
+                    st.stop = true;
+                } else if r_nonzero
                     && st.judge(
                         Definiteness::Preconditioner,
                         k,

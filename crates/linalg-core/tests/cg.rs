@@ -296,6 +296,30 @@ fn scale_safe_for_right_hand_sides_from_1e_minus_320_to_1e300() {
 }
 
 #[test]
+fn rtol_zero_stops_at_the_floating_point_floor_as_stalled() {
+    // Without an iteration limit in reach, rtol = 0 runs until the residual
+    // reaches the floor; its curvature then underflows, which must not read
+    // as "not positive definite".
+    let n = 20;
+    let op = DenseOp::new(random_spd(n, 43)).unwrap();
+    let b = random_vec(n, 44);
+    let rep = Cg::new(CgParams::new().rtol(0.0).max_iters(100_000))
+        .unwrap()
+        .solve(&op, b.as_ref(), None)
+        .unwrap();
+    assert!(
+        matches!(
+            rep.termination,
+            Termination::Stalled | Termination::Converged
+        ),
+        "{:?}",
+        rep.termination
+    );
+    assert!(rep.iterations < 100_000);
+    assert!(rep.relative_residual < 1e-13, "{}", rep.relative_residual);
+}
+
+#[test]
 fn rtol_zero_iterates_to_the_limit() {
     let n = 30;
     let op = DenseOp::new(random_spd(n, 41)).unwrap();

@@ -982,6 +982,19 @@ fn violations(case: &Case, o: &Outcome) -> Vec<String> {
     if code != 0 && lines != 1 {
         why.push(format!("{lines} stderr lines"));
     }
+    // Bad input names the offending flag or file (or the subcommand, for
+    // clap's own errors).
+    if code == 2 {
+        let line = o.stderr.trim_end();
+        let names = line.contains("--")
+            || line.contains('/')
+            || line.contains(".npy")
+            || line.contains(".mtx")
+            || line.starts_with("error:");
+        if !names {
+            why.push(format!("bad input names no flag or file: {line}"));
+        }
+    }
     if code == 2 && !o.stdout.is_empty() {
         why.push("bad input printed a report on stdout".into());
     }

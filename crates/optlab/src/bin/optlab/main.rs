@@ -248,6 +248,8 @@ fn parse_cli() -> Result<Cli, ExitCode> {
 /// The flags given on the command line (argument ids, e.g. `max_iters`),
 /// of the innermost subcommand: defaults do not count.
 static GIVEN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+/// Every argument id of the innermost subcommand (given or defaulted).
+static KNOWN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
 fn record_given(m: &clap::ArgMatches) {
     let mut m = m;
@@ -260,6 +262,28 @@ fn record_given(m: &clap::ArgMatches) {
         .map(|id| id.as_str().to_string())
         .collect();
     let _ = GIVEN.set(ids);
+    let _ = KNOWN.set(m.ids().map(|id| id.as_str().to_string()).collect());
+}
+
+/// Names the flag in a bad-input message that names only the library's
+/// parameter (`invalid parameter `rtol`: …` → `--rtol: invalid parameter
+/// …`), when the parameter is one of the subcommand's flags.
+fn with_flag(msg: String) -> String {
+    if msg.starts_with('-') {
+        return msg;
+    }
+    let Some(rest) = msg.split("invalid parameter `").nth(1) else {
+        return msg;
+    };
+    let Some(name) = rest.split('`').next() else {
+        return msg;
+    };
+    let known = KNOWN.get().is_some_and(|k| k.iter().any(|x| x == name));
+    if known {
+        format!("--{}: {msg}", name.replace('_', "-"))
+    } else {
+        msg
+    }
 }
 
 /// Whether the flag with argument id `id` (the field name, `max_iters`) was
@@ -333,7 +357,7 @@ fn run_cli() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::BadInput(msg)) => {
-            errln!("optlab: {msg}");
+            errln!("optlab: {}", with_flag(msg));
             ExitCode::from(2)
         }
         Err(Failure::Solver(msg)) => {

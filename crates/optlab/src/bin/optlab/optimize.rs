@@ -103,10 +103,6 @@ pub struct Args {
     json: bool,
 }
 
-fn bad(e: impl std::fmt::Display) -> Failure {
-    Failure::BadInput(e.to_string())
-}
-
 /// A parsed problem, with its default start and (for regression) λ.
 enum Problem {
     Rosen(Rosenbrock),
@@ -124,6 +120,8 @@ const MAX_DIM: usize = 10_000_000;
 const MAX_SIDE: usize = 4000;
 
 fn parse_problem(args: &Args) -> Result<(Problem, Col<f64>), Failure> {
+    let in_spec =
+        |e: &dyn std::fmt::Display| Failure::BadInput(format!("--problem {}: {e}", args.problem));
     let mut parts = args.problem.split(':');
     let name = parts.next().unwrap_or_default();
     let rest: Vec<&str> = parts.collect();
@@ -141,6 +139,15 @@ fn parse_problem(args: &Args) -> Result<(Problem, Col<f64>), Failure> {
                 "--problem {name} needs a dataset, e.g. {name}:breast_cancer"
             ))
         })
+    };
+    // A dataset's errors are the problem name's (`--reg` names itself).
+    let in_problem = |e: datasets::Error| {
+        let m = e.to_string();
+        if m.contains("`reg`") {
+            Failure::BadInput(format!("--reg: {m}"))
+        } else {
+            Failure::BadInput(format!("--problem {}: {m}", args.problem))
+        }
     };
     // Each problem takes a fixed number of `:ARGS`; extra ones are refused,
     // not ignored.
@@ -192,13 +199,13 @@ fn parse_problem(args: &Args) -> Result<(Problem, Col<f64>), Failure> {
     };
     Ok(match name {
         "rosenbrock" => {
-            let f = Rosenbrock::new(sized(0, 2, MAX_DIM)?).map_err(bad)?;
+            let f = Rosenbrock::new(sized(0, 2, MAX_DIM)?).map_err(|e| in_spec(&e))?;
             let x0 = f.classic_start();
             (Problem::Rosen(f), x0)
         }
         "chebyshev" => {
             let p = num(1, 4)? as f64;
-            let f = ChebyshevRosenbrock::new(sized(0, 10, MAX_DIM)?, p).map_err(bad)?;
+            let f = ChebyshevRosenbrock::new(sized(0, 10, MAX_DIM)?, p).map_err(|e| in_spec(&e))?;
             let x0 = f.classic_start();
             (Problem::Cheb(f), x0)
         }
@@ -209,7 +216,7 @@ fn parse_problem(args: &Args) -> Result<(Problem, Col<f64>), Failure> {
                 1.0,
                 args.seed,
             )
-            .map_err(bad)?;
+            .map_err(|e| in_spec(&e))?;
             let x0 = Col::from_fn(f.dim(), |_| 1.0);
             (Problem::Lse(f), x0)
         }
@@ -219,17 +226,17 @@ fn parse_problem(args: &Args) -> Result<(Problem, Col<f64>), Failure> {
                 sized(1, 200, MAX_SIDE)?,
                 args.seed,
             )
-            .map_err(bad)?;
+            .map_err(|e| in_spec(&e))?;
             let x0 = Col::zeros(f.dim());
             (Problem::Np4(f), x0)
         }
         "logistic" => {
-            let f = datasets::objectives::logistic(dataset()?, args.reg).map_err(bad)?;
+            let f = datasets::objectives::logistic(dataset()?, args.reg).map_err(in_problem)?;
             let x0 = Col::zeros(f.dim());
             (Problem::Logi(f), x0)
         }
         "softmax" => {
-            let f = datasets::objectives::softmax(dataset()?, args.reg).map_err(bad)?;
+            let f = datasets::objectives::softmax(dataset()?, args.reg).map_err(in_problem)?;
             let x0 = Col::zeros(f.dim());
             (Problem::Soft(f), x0)
         }
@@ -492,6 +499,7 @@ fn check_applicable(args: &Args) -> Result<(), Failure> {
 pub fn run(args: &Args) -> Result<(), Failure> {
     check_applicable(args)?;
     let (problem, default_x0) = parse_problem(args)?;
+    let default_x0_len = default_x0.nrows();
     let x0 = match &args.x0 {
         Some(p) => {
             // The reader's errors name the file already.
@@ -499,6 +507,17 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         }
         None => default_x0,
     };
+    if let Some(p) = &args.x0
+        && x0.nrows() != default_x0_len
+    {
+        return Err(Failure::BadInput(format!(
+            "{}: the starting point has {} entries, --problem {} has {} unknowns",
+            p.display(),
+            x0.nrows(),
+            args.problem,
+            default_x0_len
+        )));
+    }
     let reg = Some(args.reg);
     let rep = match &problem {
         Problem::Rosen(f) => solve(f, &x0, args, None),

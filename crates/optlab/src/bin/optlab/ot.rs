@@ -289,7 +289,32 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         write_npy_col(dir.join("a.npy"), a.as_ref(), NpyDtype::F64).map_err(bad)?;
         write_npy_col(dir.join("b.npy"), b.as_ref(), NpyDtype::F64).map_err(bad)?;
     }
-    let problem = OtProblem::new(a.as_ref(), b.as_ref(), c.as_ref(), reg).map_err(bad)?;
+    // The problem's errors name the inputs they concern.
+    let source = match (&args.problem, &args.cost, &args.x, &args.y) {
+        (Some(p), ..) => format!("--problem {p}"),
+        (None, Some(c), _, _) => format!("--cost {}", c.display()),
+        (None, None, Some(x), Some(y)) => format!("--x {} --y {}", x.display(), y.display()),
+        _ => "the cost".to_string(),
+    };
+    let marginal = |p: &Option<PathBuf>, flag: &str| match p {
+        Some(p) => format!("{flag} {}", p.display()),
+        None => format!("{flag} (uniform)"),
+    };
+    let problem = OtProblem::new(a.as_ref(), b.as_ref(), c.as_ref(), reg).map_err(|e| {
+        let m = e.to_string();
+        let whom = match &e {
+            sinkhorn_newton::Error::NonFiniteCost { .. } => source.clone(),
+            _ if m.contains("`reg`") => "--reg".to_string(),
+            _ if m.contains("marginal `r`") => marginal(&args.a, "--a"),
+            _ if m.contains("marginal `c`") => marginal(&args.b, "--b"),
+            _ => format!(
+                "{source}, {}, {}",
+                marginal(&args.a, "--a"),
+                marginal(&args.b, "--b")
+            ),
+        };
+        Failure::BadInput(format!("{whom}: {m}"))
+    })?;
     let rep = match args.method {
         Method::Sinkhorn => {
             let mut p = SinkhornParams {

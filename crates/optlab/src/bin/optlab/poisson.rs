@@ -122,6 +122,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let b: Col<f64> = match &args.rhs {
         Some(p) => {
             let b = read_npy_col(p).map_err(bad)?;
+            if let Some(i) = b.iter().position(|v| !v.is_finite()) {
+                return Err(Failure::BadInput(format!(
+                    "{}: non-finite right-hand side entry {} at index {i}",
+                    p.display(),
+                    b[i]
+                )));
+            }
             if b.nrows() != system.len() {
                 return Err(Failure::BadInput(format!(
                     "{}: right-hand side has length {}, the {}³ grid needs {}",
