@@ -25,6 +25,18 @@ fn trained(k: usize, width: usize, noise: f64, loss: Loss, seed: u64) -> (MlpLos
     (obj, theta)
 }
 
+/// Median relative trace error of `method` at 60 products over 100 seeds.
+fn median_trace_error(dense: &linalg_core::faer::Mat<f64>, exact: f64, method: TraceMethod) -> f64 {
+    let mut e: Vec<f64> = (0..100)
+        .map(|seed| {
+            let t = trace(dense, &TraceParams::new(method, 60).seed(seed)).unwrap();
+            (t.value - exact).abs() / exact.abs()
+        })
+        .collect();
+    e.sort_by(f64::total_cmp);
+    e[50]
+}
+
 /// λ_{k²}/λ_{k²+1} from Lanczos (top k² + 5, residuals checked).
 fn lanczos_ratio(obj: &MlpLoss, theta: &Col<f64>, k: usize) -> f64 {
     let h = obj
@@ -64,16 +76,7 @@ fn exact_spectrum_of_the_k5_width30_net_has_25_outliers() {
         .unwrap();
     let (dense, _) = hessian_tools::assemble(&h, linalg_core::faer::Par::Seq).unwrap();
     let exact: f64 = split.hessian.iter().sum();
-    let median = |method| {
-        let mut e: Vec<f64> = (0..100)
-            .map(|seed| {
-                let t = trace(&dense, &TraceParams::new(method, 60).seed(seed)).unwrap();
-                (t.value - exact).abs() / exact.abs()
-            })
-            .collect();
-        e.sort_by(f64::total_cmp);
-        e[50]
-    };
+    let median = |method| median_trace_error(&dense, exact, method);
     let (hu, hpp, xt) = (
         median(TraceMethod::Hutchinson),
         median(TraceMethod::HutchPlusPlus),
@@ -142,16 +145,7 @@ fn trace_estimators_on_the_anchor_network_meet_their_bars() {
         // Rademacher Hutchinson's median |error| at 60 products, from its
         // exact variance 2(‖H‖_F² − Σ Hᵢᵢ²)/60 (normal approximation).
         let predicted = 0.674 * (2.0 * (fro2 - diag2) / 60.0).sqrt() / exact;
-        let median = |method| {
-            let mut e: Vec<f64> = (0..100)
-                .map(|s| {
-                    let t = trace(&dense, &TraceParams::new(method, 60).seed(s)).unwrap();
-                    (t.value - exact).abs() / exact
-                })
-                .collect();
-            e.sort_by(f64::total_cmp);
-            e[50]
-        };
+        let median = |method| median_trace_error(&dense, exact, method);
         let (hu, hpp, xt) = (
             median(TraceMethod::Hutchinson),
             median(TraceMethod::HutchPlusPlus),
