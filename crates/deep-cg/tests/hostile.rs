@@ -73,3 +73,26 @@ fn grids_right_hand_sides_and_parameters() {
         assert!(r.iterations <= 5 && r.relative_residual.is_finite());
     }
 }
+
+#[test]
+fn a_solve_that_cannot_fit_the_budget_is_refused_before_allocating() {
+    let sys = PoissonSystem::new(Scene::Box.build(16, 0).unwrap());
+    let b = sys.divergence_rhs(1);
+    // 16³ cells × 112 bytes = 458 752 bytes: over a 100 kB budget. (The
+    // budget is process-wide; the other test here solves on 8³, 57 344
+    // bytes, which fits it either way.)
+    linalg_core::budget::set_max_memory(100_000);
+    let r = solve(&sys, b.as_ref(), &SolveParams::new(Method::MgPcg), |_| {
+        Control::Continue
+    });
+    linalg_core::budget::reset_max_memory();
+    let e = r.unwrap_err();
+    assert!(e.to_string().contains("bytes a cell"), "{e}");
+    assert!(e.is_input_error());
+    assert!(
+        solve(&sys, b.as_ref(), &SolveParams::new(Method::MgPcg), |_| {
+            Control::Continue
+        })
+        .is_ok()
+    );
+}

@@ -77,10 +77,6 @@ pub struct Args {
     device: String,
 }
 
-/// Peak memory of a Poisson solve per grid cell, measured with
-/// `/usr/bin/time -f %M` on `--method mg-pcg` (128³: 232 MiB; 512³: 14.1 GiB).
-const BYTES_PER_CELL: usize = 112;
-
 fn bad(e: impl std::fmt::Display) -> Failure {
     Failure::BadInput(e.to_string())
 }
@@ -111,10 +107,12 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let cells = args.grid.pow(3);
     linalg_core::budget::check(
         format!(
-            "--grid {}: a {}³ Poisson system and its solver (about {BYTES_PER_CELL} bytes a cell)",
-            args.grid, args.grid
+            "--grid {}: a {}³ Poisson system and its solver (about {} bytes a cell)",
+            args.grid,
+            args.grid,
+            deep_cg::solvers::SOLVE_BYTES_PER_CELL
         ),
-        linalg_core::budget::Bytes::items(cells, BYTES_PER_CELL),
+        linalg_core::budget::Bytes::items(cells, deep_cg::solvers::SOLVE_BYTES_PER_CELL),
     )
     .map_err(bad)?;
     let grid = scene.build(args.grid, args.seed).map_err(bad)?;
