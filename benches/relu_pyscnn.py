@@ -40,6 +40,9 @@ ap.add_argument("--seed", type=int, default=0)
 ap.add_argument("--tol", type=float, default=1e-6)
 ap.add_argument("--scnn-tol", type=float, default=None,
                 help="AL tol and constraint_tol (default: pyscnn's, 1e-6 each)")
+ap.add_argument("--scnn-max-iters", type=int, default=None,
+                help="AL max_primal_iters and max_dual_iters (default: pyscnn's, 10000 each)")
+ap.add_argument("--data", nargs="+", default=["breast_cancer", "wine"])
 args = ap.parse_args()
 
 
@@ -63,7 +66,7 @@ def objective(X, y, V, W, beta, D):
 
 print("| data | n, d, P | beta | solver | objective (ours) | rel. diff | cone violation | time |")
 print("|---|---|---|---|---|---|---|---|")
-for name in ["breast_cancer", "wine"]:
+for name in args.data:
     X, y = data(name)
     n, d = X.shape
     rng = np.random.default_rng(args.seed)
@@ -92,7 +95,12 @@ for name in ["breast_cancer", "wine"]:
     ours = json.loads(out.stdout)
 
     model = ConvexReLU(G, c=1)
-    solver = AL(model) if args.scnn_tol is None else AL(model, tol=args.scnn_tol, constraint_tol=args.scnn_tol)
+    al_args = {}
+    if args.scnn_tol is not None:
+        al_args.update(tol=args.scnn_tol, constraint_tol=args.scnn_tol)
+    if args.scnn_max_iters is not None:
+        al_args.update(max_primal_iters=args.scnn_max_iters, max_dual_iters=args.scnn_max_iters)
+    solver = AL(model, **al_args)
     t = time.perf_counter()
     model, _ = optimize_model(model, solver, Metrics(), X, y.reshape(-1, 1),
                                  regularizer=NeuronGL1(beta / n), unitize_data=False, return_convex=True,
@@ -106,7 +114,7 @@ for name in ["breast_cancer", "wine"]:
     ref = ours["objective"]
     print(f"| {name} | {n}, {d}, {P} | {beta:.4g} | optlab relu (ADMM, tol {args.tol:g}, {ours['iterations']} it.) | "
           f"{ref:.10g} | — | {ours['cone_violation']:.1e} | {ours['seconds']:.3f} s ({wall_ours:.2f} s with start-up) |")
-    label = "defaults" if args.scnn_tol is None else f"tol {args.scnn_tol:g}"
+    label = "defaults" if not al_args else ", ".join(f"{k} {v:g}" for k, v in al_args.items())
     print(f"| {name} | {n}, {d}, {P} | {beta:.4g} | pyscnn AL ({label}, float64) | {val:.10g} | "
           f"{(val - ref) / ref:.1e} | {cone:.1e} | {wall_scnn:.2f} s |")
     print(f"|   | | | certificate (ours): p* >= {ours['dual_bound']:.10g}, gap <= {ours['gap_bound']:.1e} | | | | "

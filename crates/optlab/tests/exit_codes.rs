@@ -284,6 +284,11 @@ const CASES: &[Case] = &[
     ),
     case("relu --pricing 100000", 2, "--pricing"),
     case(
+        "relu --pricing 1 --pricing-local-steps 1000000",
+        2,
+        "--pricing-local-steps",
+    ),
+    case(
         "relu --pricing 1 --pricing-candidates 1000000",
         2,
         "--pricing-candidates",

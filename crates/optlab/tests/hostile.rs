@@ -627,6 +627,10 @@ fn build_cases(dir: &Path) -> Vec<Case> {
             ],
         ),
         (
+            "relu --data wine:0v1 --patterns 4 --max-iters 30 --pricing 1 --pricing-candidates 100",
+            &["--pricing-local-steps"],
+        ),
+        (
             "spectrum --matrix {d}/sym-valid.npy --top-k 2",
             &[
                 "--top-k",
@@ -844,6 +848,7 @@ fn build_cases(dir: &Path) -> Vec<Case> {
         "bilevel --problem quadratic:3:4 --method aid --sigma 1",
         "bilevel --problem quadratic:3:4 --method penalty --batch-size 8",
         "relu --data wine:0v1 --pricing-candidates 10",
+        "relu --data wine:0v1 --pricing-local-steps 10",
         "relu --data wine:0v1 --loss-rho 2",
         "ot --reg 0.5 --y {d}/y-valid.npy --x {d}/x-e300.npy --json",
         "poisson --scene box --grid 4 --method cg --model {d}/missing.bpk",

@@ -70,6 +70,10 @@ pub struct Args {
     /// Candidate gates per pricing round.
     #[arg(long, default_value_t = 5000)]
     pricing_candidates: usize,
+    /// Adam steps of the nonconvex local search from the recovered network
+    /// in each pricing round, whose patterns join the priced ones (0: off).
+    #[arg(long, default_value_t = 2000)]
+    pricing_local_steps: usize,
     /// Over-relaxation α ∈ (0, 2).
     #[arg(long, default_value_t = 1.8)]
     relaxation: f64,
@@ -264,7 +268,10 @@ pub fn run(args: &Args) -> Result<(), Failure> {
     let loss = args.loss.loss();
     // Options that do not apply are refused, not ignored.
     if args.pricing == 0 {
-        crate::reject_given(&["pricing_candidates"], "a run without --pricing")?;
+        crate::reject_given(
+            &["pricing_candidates", "pricing_local_steps"],
+            "a run without --pricing",
+        )?;
     }
     if loss == Loss::Squared {
         crate::reject_given(
@@ -430,11 +437,13 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         rounds: args.pricing,
         candidates: args.pricing_candidates,
         seed: args.seed.wrapping_add(1),
+        local_steps: args.pricing_local_steps,
         ..Default::default()
     };
     pricing.validate().map_err(|e| {
         let flag = match e.param_name() {
             Some("candidates") => "--pricing-candidates",
+            Some("local_steps") => "--pricing-local-steps",
             _ => "--pricing",
         };
         Failure::BadInput(format!("{flag}: {e}"))
