@@ -51,6 +51,10 @@ fn main() {
         let (x, y, xt, yt) = split(name);
         let yv: Vec<f64> = (0..y.nrows()).map(|i| y[i]).collect();
         for loss in [Loss::Squared, Loss::Logistic] {
+            // LOSS=squared or LOSS=bce runs one loss only.
+            if std::env::var("LOSS").is_ok_and(|l| l != loss.name()) {
+                continue;
+            }
             for &p in &ps {
                 let patterns = Patterns::sample(x.as_ref(), p, 0).unwrap();
                 let program = ConvexProgram::new(x.as_ref(), &yv, patterns)
@@ -103,6 +107,11 @@ fn main() {
                     &PricingParams {
                         rounds: ROUNDS,
                         add: ADD,
+                        // REFINE: how many candidates the ascent refines.
+                        refine: std::env::var("REFINE")
+                            .ok()
+                            .and_then(|r| r.parse().ok())
+                            .unwrap_or(40),
                         ..Default::default()
                     },
                     |_| Control::Continue,

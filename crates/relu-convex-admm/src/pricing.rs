@@ -12,7 +12,7 @@
 //! and `max ≤ β` over all gates is the global optimality condition.
 //!
 //! Candidates: `candidates` gates, half Gaussian and half perturbations of
-//! the current neurons, scored; the best `4·add` are
+//! the current neurons, scored; the best `refine` are
 //! refined by the fixed-point ascent `h ← ±Xᵀ(Dₕλ)/‖·‖` (20 steps at most),
 //! and the best `add` new distinct patterns above `β` are kept; the
 //! patterns of a short nonconvex local search from the recovered network
@@ -76,6 +76,9 @@ pub struct PricingParams {
     pub add: usize,
     /// Seed of the candidates (round `r` uses `seed + r`; default 1).
     pub seed: u64,
+    /// How many of the best-scoring candidates are refined by the
+    /// fixed-point ascent, `1 ≤ · ≤ 10⁶` (default 40).
+    pub refine: usize,
     /// Adam steps of the nonconvex local search each round, `≤ 10⁵`
     /// (default 2 000; 0 turns it off): see [`local_search_gates`].
     pub local_steps: usize,
@@ -89,6 +92,7 @@ impl Default for PricingParams {
             add: 10,
             seed: 1,
             local_steps: 2000,
+            refine: 40,
         }
     }
 }
@@ -99,6 +103,7 @@ impl PricingParams {
         linalg_core::param::in_range("candidates", self.candidates as f64, 1.0, 1e6)?;
         linalg_core::param::in_range("add", self.add as f64, 1.0, 1e5)?;
         linalg_core::param::in_range("rounds", self.rounds as f64, 0.0, 1e4)?;
+        linalg_core::param::in_range("refine", self.refine as f64, 1.0, 1e6)?;
         linalg_core::param::in_range("local_steps", self.local_steps as f64, 0.0, 1e5)?;
         Ok(())
     }
@@ -171,7 +176,7 @@ pub fn price(
         .map(|k| (0..n).map(|i| existing.masks[(i, k)] > 0.5).collect())
         .collect();
     let mut found: Vec<(f64, Col<f64>)> = Vec::new();
-    for &(_, k) in order.iter().take(4 * add) {
+    for &(_, k) in order.iter().take(params.refine) {
         for sign in [1.0, -1.0] {
             let (s, hk) = refine(x, lambda, h.col(k).to_owned(), sign);
             if s > threshold {
