@@ -50,12 +50,45 @@ pub enum Regularisation {
 /// How the regularised Newton system is solved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LinearSolver {
-    /// Dense Cholesky (faer LLT); low-rank models by Woodbury, diagonal directly.
+    /// The exact Hessian matrix-free ([`LinearSolver::MatrixFreeCg`]), the
+    /// approximate models directly. Why: with the inexact solve of
+    /// [`Forcing::GradientRatio`] the matrix-free path was the fastest on
+    /// every problem measured, from 31 unknowns to 650 and to 10⁵ samples
+    /// (logistic, breast cancer: 0.5 ms against 0.9 ms; softmax, digits:
+    /// 51 ms against 459 ms; logistic, 10⁵ × 50 generated: 187 ms against
+    /// 986 ms; same iterations ±1), and it needs no `n × n` matrix.
     #[default]
+    Auto,
+    /// Dense Cholesky (faer LLT); low-rank models by Woodbury, diagonal directly.
     Direct,
     /// Matrix-free CG on `(∇²f + λI) d = −g` with the objective's exact
     /// Hessian-vector product (large dimensions; `Exact` Hessian only).
     MatrixFreeCg,
+}
+
+/// How accurately the matrix-free solve is run: CG stops at the relative
+/// residual `η_k` (inexact Newton; the step is still judged by Algorithm
+/// 1's acceptance test).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Forcing {
+    /// The same `η` every iteration.
+    Fixed(f64),
+    /// `η_k = min(½, (‖g_k‖/‖g_0‖)^{1/2})`, at least 1e-12 (Eisenstat and
+    /// Walker 1996; Dembo, Eisenstat, Steihaug 1982: order-1.5 local
+    /// convergence): loose far from the optimum, tight near it. On softmax
+    /// over digits it cut the Hessian-vector products from 839 (η = 1e-10)
+    /// to 167 with the same 11 iterations.
+    #[default]
+    GradientRatio,
+}
+
+impl Forcing {
+    fn eta(self, gn: f64, g0n: f64) -> f64 {
+        match self {
+            Forcing::Fixed(t) => t,
+            Forcing::GradientRatio => (gn / g0n).sqrt().clamp(1e-12, 0.5),
+        }
+    }
 }
 
 /// Parameters of [`grn`].
@@ -71,8 +104,10 @@ pub struct GrnParams {
     pub gamma_min: f64,
     /// Trials per iteration (default 40).
     pub max_trials: usize,
-    /// Linear solver (default direct).
+    /// Linear solver (default [`LinearSolver::Auto`]).
     pub solver: LinearSolver,
+    /// Accuracy of the matrix-free solve (default [`Forcing::GradientRatio`]).
+    pub forcing: Forcing,
 }
 
 impl Default for GrnParams {
@@ -83,7 +118,8 @@ impl Default for GrnParams {
             regularisation: Regularisation::GradNorm { gamma0: 1.0 },
             gamma_min: 1e-9,
             max_trials: 40,
-            solver: LinearSolver::Direct,
+            solver: LinearSolver::Auto,
+            forcing: Forcing::GradientRatio,
         }
     }
 }
@@ -109,6 +145,19 @@ impl GrnParams {
         self.solver = s;
         self
     }
+    /// The solver [`LinearSolver::Auto`] stands for with this Hessian model.
+    pub fn effective_solver(&self) -> LinearSolver {
+        match (self.solver, self.hessian) {
+            (LinearSolver::Auto, HessianKind::Exact) => LinearSolver::MatrixFreeCg,
+            (LinearSolver::Auto, _) => LinearSolver::Direct,
+            (s, _) => s,
+        }
+    }
+    /// Sets the accuracy of the matrix-free solve.
+    pub fn forcing(mut self, f: Forcing) -> Self {
+        self.forcing = f;
+        self
+    }
     /// Sets the number of trials per iteration.
     pub fn max_trials(mut self, k: usize) -> Self {
         self.max_trials = k;
@@ -125,6 +174,9 @@ impl GrnParams {
             Regularisation::Mishchenko { h0 } => positive("h0", h0)?,
         }
         at_least("max_trials", self.max_trials, 1)?;
+        if let Forcing::Fixed(t) = self.forcing {
+            linalg_core::param::in_range("forcing", t, 1e-16, 0.999)?;
+        }
         if self.solver == LinearSolver::MatrixFreeCg && self.hessian != HessianKind::Exact {
             return Err(ParamError::new(
                 "solver",
@@ -184,7 +236,8 @@ pub fn grn<O: Curvature>(
     let n = obj.dim();
     // The direct solver forms a dense n × n model (Diagonal aside) and
     // factors a copy: refuse it before allocating when that cannot fit.
-    if params.solver == LinearSolver::Direct && params.hessian != HessianKind::Diagonal {
+    let solver = params.effective_solver();
+    if solver == LinearSolver::Direct && params.hessian != HessianKind::Diagonal {
         linalg_core::budget::check(
             format!(
                 "the dense {n} × {n} Hessian model of the direct solver (LinearSolver::MatrixFreeCg needs none)"
@@ -205,14 +258,14 @@ pub fn grn<O: Curvature>(
     let mut xt = Col::<f64>::zeros(n);
     let mut gt = Col::<f64>::zeros(n);
     let mut neg_g = Col::<f64>::zeros(n);
-    let cg = Cg::new(CgParams::new().rtol(1e-10).max_iters(10 * n.max(1)))?;
+    let g0n = g.norm_l2().max(f64::MIN_POSITIVE);
     let mut k = 0;
     while termination.is_none() {
         k += 1;
         let gn = g.norm_l2();
         // What depends on x only is formed once per iteration: the Hessian
         // model (direct) or the Hessian operator (matrix-free).
-        let model = match params.solver {
+        let model = match solver {
             LinearSolver::Direct => {
                 work.hessian_evals += 1;
                 Some(obj.curvature(params.hessian, x.as_ref()).ok_or_else(|| {
@@ -222,11 +275,11 @@ pub fn grn<O: Curvature>(
                     )
                 })?)
             }
-            LinearSolver::MatrixFreeCg => None,
+            _ => None,
         };
-        let hop = match params.solver {
-            LinearSolver::MatrixFreeCg => Some(obj.hessian_op(x.as_ref())),
+        let hop = match solver {
             LinearSolver::Direct => None,
+            _ => Some(obj.hessian_op(x.as_ref())),
         };
         zip!(neg_g.as_mut(), g.as_ref()).for_each(|unzip!(n, g)| *n = -*g);
         let mut accepted = false;
@@ -240,6 +293,8 @@ pub fn grn<O: Curvature>(
                 (Some(m), _) => solve_model(m, lambda, g.as_ref()),
                 (None, Some(h)) => ShiftedOp::new(h, 1.0, lambda).ok().and_then(|op| {
                     let id = IdentityPrecond { dim: n };
+                    let eta = params.forcing.eta(gn, g0n);
+                    let cg = Cg::new(CgParams::new().rtol(eta).max_iters(10 * n.max(1))).ok()?;
                     let r = cg
                         .solve_with(&op, &id, neg_g.as_ref(), None, |_| Control::Continue)
                         .ok()?;

@@ -37,7 +37,7 @@ pub mod objectives;
 
 pub use curvature::Curvature;
 pub use first_order::{AdamParams, Method, minimize};
-pub use grn::{GrnParams, LinearSolver, Regularisation, grn};
+pub use grn::{Forcing, GrnParams, LinearSolver, Regularisation, grn};
 
 /// Stopping rules shared by every method.
 #[derive(Debug, Clone, Copy, PartialEq)]

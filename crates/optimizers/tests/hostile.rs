@@ -210,16 +210,20 @@ fn a_dense_newton_model_that_cannot_fit_is_refused_and_divergence_is_reported() 
     let f = Rosenbrock::new(1_000_000).unwrap();
     let x0 = f.classic_start();
     let e = no_panic("grn dense", || {
-        grn(&f, x0.as_ref(), &GrnParams::default(), |_| {
-            Control::Continue
-        })
+        grn(
+            &f,
+            x0.as_ref(),
+            &GrnParams::default().solver(LinearSolver::Direct),
+            |_| Control::Continue,
+        )
     });
     assert!(
         format!("{:?}", e.as_ref().err()).contains("TooLarge"),
         "{e:?}"
     );
+    // The default (Auto) solves the exact Hessian matrix-free.
     let mf = GrnParams {
-        solver: LinearSolver::MatrixFreeCg,
+        solver: LinearSolver::Auto,
         run: RunParams {
             max_iters: 2,
             ..Default::default()

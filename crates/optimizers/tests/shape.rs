@@ -53,7 +53,11 @@ fn every_method_stops_from_its_observer_after_3_iterations() {
             assert!(rep.work.trials >= 3);
         }
     }
-    for solver in [LinearSolver::Direct, LinearSolver::MatrixFreeCg] {
+    for solver in [
+        LinearSolver::Direct,
+        LinearSolver::MatrixFreeCg,
+        LinearSolver::Auto,
+    ] {
         let rep = grn(
             &f,
             x0.as_ref(),
@@ -68,7 +72,10 @@ fn every_method_stops_from_its_observer_after_3_iterations() {
         assert!(rep.work.trials >= 3);
         match solver {
             LinearSolver::Direct => assert_eq!(rep.work.hessian_evals, 3),
-            LinearSolver::MatrixFreeCg => assert!(rep.work.hessian_vec_evals > 0),
+            // Auto: the exact Hessian is solved matrix-free.
+            LinearSolver::MatrixFreeCg | LinearSolver::Auto => {
+                assert!(rep.work.hessian_vec_evals > 0 && rep.work.hessian_evals == 0)
+            }
         }
     }
     // Reaching the limit is MaxIterations, with the limit's history.

@@ -166,7 +166,7 @@ fn gradient_descent_on_rosenbrock_100000_runs_matrix_free() {
             "--problem",
             "rosenbrock:100000",
             "--method",
-            "grn",
+            "grn-gn",
         ],
         1 << 20,
         2,
@@ -174,6 +174,24 @@ fn gradient_descent_on_rosenbrock_100000_runs_matrix_free() {
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
     assert!(e.contains("80000000000 bytes") && e.contains("gd"), "{e}");
+    // grn solves the exact Hessian matrix-free: it runs at this size.
+    let (o, _) = run_capped(
+        &[
+            "optimize",
+            "--problem",
+            "rosenbrock:100000",
+            "--method",
+            "grn",
+            "--max-iters",
+            "3",
+            "--json",
+        ],
+        1 << 20,
+        2,
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["work"]["hessian_vec_evals"].as_u64().unwrap() > 0);
 }
 
 #[test]

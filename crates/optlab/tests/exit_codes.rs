@@ -166,9 +166,15 @@ const CASES: &[Case] = &[
         "too large",
     ),
     case(
-        "optimize --problem rosenbrock:100000 --method grn",
+        "optimize --problem rosenbrock:100000 --method grn-gn",
         2,
         "too large",
+    ),
+    // grn solves the exact Hessian matrix-free: it runs at this size.
+    case(
+        "optimize --problem rosenbrock:100000 --method grn --max-iters 3",
+        1,
+        "did not converge",
     ),
     // L and μ by matrix-free Lanczos: runs, and stops at the limit.
     case(

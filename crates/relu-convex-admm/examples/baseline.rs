@@ -111,7 +111,7 @@ fn main() {
                         refine: std::env::var("REFINE")
                             .ok()
                             .and_then(|r| r.parse().ok())
-                            .unwrap_or(40),
+                            .unwrap_or(PricingParams::default().refine),
                         ..Default::default()
                     },
                     |_| Control::Continue,

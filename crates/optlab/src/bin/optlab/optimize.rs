@@ -333,21 +333,19 @@ fn solve<O: Curvature>(
             mu = reg_mu.unwrap_or(lo.max(0.0));
         }
     }
+    // grn and mishchenko solve the exact Hessian matrix-free (LinearSolver::
+    // Auto); the approximate models are dense n × n matrices here (and each
+    // step factors one: O(n³) time), so their size is bounded by time as
+    // well as memory.
     let grn_method = matches!(
         args.method,
-        MethodArg::Grn
-            | MethodArg::GrnGn
-            | MethodArg::GrnFisher
-            | MethodArg::GrnDiag
-            | MethodArg::Mishchenko
+        MethodArg::GrnGn | MethodArg::GrnFisher | MethodArg::GrnDiag
     );
-    // The GRN models are dense n × n matrices here (and each step factors
-    // one: O(n³) time), so the size is bounded by time as well as memory.
     if grn_method && obj.dim() > MAX_SIDE {
         let n = obj.dim();
         let bytes = (n as u128) * (n as u128) * 8;
         return Err(Failure::BadInput(format!(
-            "--method {}: {n} unknowns is too large: the dense Hessian model needs {bytes} bytes ({:.1} GB) and O(n³) work per step (at most {MAX_SIDE} unknowns); the matrix-free methods gd, gd-armijo, nesterov, adam or diffgrad run at this size",
+            "--method {}: {n} unknowns is too large: the dense Hessian model needs {bytes} bytes ({:.1} GB) and O(n³) work per step (at most {MAX_SIDE} unknowns); the matrix-free methods grn, mishchenko, gd, gd-armijo, nesterov, adam or diffgrad run at this size",
             args.method
                 .to_possible_value()
                 .map_or_else(|| "grn".to_owned(), |v| v.get_name().to_owned()),
