@@ -81,6 +81,8 @@ pub struct Multigrid {
     levels: Vec<Stencil>,
     /// Per level `ℓ < L`: the trilinear axis table from level ℓ to ℓ + 1.
     axes: Vec<AxisTable>,
+    /// Per level `ℓ < L`: its transpose, the fine cells of each coarse index.
+    gathers: Vec<GatherTable>,
     regions: crate::grid::Regions,
     params: MultigridParams,
 }
@@ -130,9 +132,14 @@ impl Multigrid {
             .windows(2)
             .map(|w| axis_table(w[0].n, w[1].n))
             .collect();
+        let gathers = levels
+            .windows(2)
+            .map(|w| gather_table(w[0].n, w[1].n))
+            .collect();
         Self {
             levels,
             axes,
+            gathers,
             regions: system.regions().clone(),
             params,
         }
@@ -151,103 +158,170 @@ impl Multigrid {
         size(&self.levels[0]) + self.levels.iter().map(|l| 3 * size(l)).sum::<usize>()
     }
 
-    /// Gauss–Seidel update of one cell (any neighbour pattern).
-    #[inline(always)]
-    fn gs_cell(l: &Stencil, x: &mut [f64], b: &[f64], c: usize, inv_scale: f64) {
-        let (n, nn) = (l.n, l.n * l.n);
-        let d = l.diag[c];
-        if d == 0 {
-            return;
-        }
-        let m = l.mask[c];
-        let mut s = b[c] * inv_scale;
-        if m & 1 != 0 {
-            s += x[c - 1];
-        }
-        if m & 2 != 0 {
-            s += x[c + 1];
-        }
-        if m & 4 != 0 {
-            s += x[c - n];
-        }
-        if m & 8 != 0 {
-            s += x[c + n];
-        }
-        if m & 16 != 0 {
-            s += x[c - nn];
-        }
-        if m & 32 != 0 {
-            s += x[c + nn];
-        }
-        x[c] = s / d as f64;
-    }
-
     /// One red-black Gauss–Seidel half-sweep on cells of `color`
-    /// (`(i + j + k) % 2 == color`). Cells in a row's run of six fluid
-    /// neighbours take a branch-free path.
+    /// (`(i + j + k) % 2 == color`). A cell of one colour reads only cells
+    /// of the other, so the half-sweep runs in two parallel phases over
+    /// z-slabs, even `k` then odd `k`: each task owns its slab mutably and
+    /// reads its two neighbour slabs, which the phase does not write (safe
+    /// Rust, and the result is bit-identical to the sequential sweep).
+    /// Cells in a row's run of six fluid neighbours take a branch-free path.
     fn rb_half(l: &Stencil, x: &mut [f64], b: &[f64], color: usize) {
         let n = l.n;
         let nn = n * n;
-        let inv_scale = 1.0 / l.scale;
-        for k in 0..n {
-            for j in 0..n {
-                let start = (color + j + k) % 2;
-                let row = n * (j + n * k);
-                let (lo, hi) = l.runs[j + n * k];
-                let (lo, hi) = (lo as usize, hi as usize);
-                let mut i = start;
-                while i < lo {
-                    Self::gs_cell(l, x, b, row + i, inv_scale);
-                    i += 2;
+        // Below 32³ a rayon dispatch costs more than the slab it runs.
+        if n < 32 {
+            for k in 0..n {
+                let (before, rest) = x.split_at_mut(k * nn);
+                let (slab, after) = rest.split_at_mut(nn);
+                let below = if k > 0 {
+                    &before[(k - 1) * nn..]
+                } else {
+                    &[][..]
+                };
+                let above = if k + 1 < n { &after[..nn] } else { &[][..] };
+                Self::rb_slab(l, slab, below, above, b, k, color);
+            }
+            return;
+        }
+        for parity in 0..2 {
+            // Slabs of this parity, mutable; the others, shared.
+            let mut mine: Vec<(usize, &mut [f64])> = Vec::with_capacity(n / 2 + 1);
+            let mut others: Vec<Option<&[f64]>> = vec![None; n];
+            for (k, slab) in x.chunks_mut(nn).enumerate() {
+                if k % 2 == parity {
+                    mine.push((k, slab));
+                } else {
+                    others[k] = Some(&*slab);
                 }
+            }
+            let others = &others;
+            mine.into_par_iter().for_each(|(k, slab)| {
+                let below = if k > 0 {
+                    others[k - 1].unwrap_or(&[])
+                } else {
+                    &[]
+                };
+                let above = if k + 1 < n {
+                    others[k + 1].unwrap_or(&[])
+                } else {
+                    &[]
+                };
+                Self::rb_slab(l, slab, below, above, b, k, color);
+            });
+        }
+    }
+
+    /// The half-sweep of one z-slab `k`: `slab` is `x` on it, `below` and
+    /// `above` on slabs `k ∓ 1` (empty at the faces, where no fluid
+    /// neighbour lies).
+    fn rb_slab(
+        l: &Stencil,
+        slab: &mut [f64],
+        below: &[f64],
+        above: &[f64],
+        b: &[f64],
+        k: usize,
+        color: usize,
+    ) {
+        let n = l.n;
+        let nn = n * n;
+        let inv_scale = 1.0 / l.scale;
+        let base = nn * k;
+        for j in 0..n {
+            let start = (color + j + k) % 2;
+            let row = n * j;
+            let (lo, hi) = l.runs[j + n * k];
+            let (lo, hi) = (lo as usize, hi as usize);
+            let mut i = start;
+            let cell = |slab: &[f64], c: usize| -> Option<f64> {
+                let g = base + c;
+                let d = l.diag[g];
+                if d == 0 {
+                    return None;
+                }
+                let m = l.mask[g];
+                let mut s = b[g] * inv_scale;
+                if m & 1 != 0 {
+                    s += slab[c - 1];
+                }
+                if m & 2 != 0 {
+                    s += slab[c + 1];
+                }
+                if m & 4 != 0 {
+                    s += slab[c - n];
+                }
+                if m & 8 != 0 {
+                    s += slab[c + n];
+                }
+                if m & 16 != 0 {
+                    s += below[c];
+                }
+                if m & 32 != 0 {
+                    s += above[c];
+                }
+                Some(s / d as f64)
+            };
+            while i < lo.min(n) {
+                if let Some(v) = cell(slab, row + i) {
+                    slab[row + i] = v;
+                }
+                i += 2;
+            }
+            if i < hi {
+                // A run of six fluid neighbours is never on a z-face.
+                let (dn, up) = (&below[row..row + n], &above[row..row + n]);
+                let bb = &b[base + row..base + row + n];
                 while i < hi {
                     let c = row + i;
-                    let s = b[c] * inv_scale
-                        + (x[c - 1] + x[c + 1])
-                        + (x[c - n] + x[c + n])
-                        + (x[c - nn] + x[c + nn]);
-                    x[c] = s * (1.0 / 6.0);
+                    let s = bb[i] * inv_scale
+                        + (slab[c - 1] + slab[c + 1])
+                        + (slab[c - n] + slab[c + n])
+                        + (dn[i] + up[i]);
+                    slab[c] = s * (1.0 / 6.0);
                     i += 2;
                 }
-                while i < n {
-                    Self::gs_cell(l, x, b, row + i, inv_scale);
-                    i += 2;
+            }
+            while i < n {
+                if let Some(v) = cell(slab, row + i) {
+                    slab[row + i] = v;
                 }
+                i += 2;
             }
         }
     }
 
-    /// `bc = Pᵀ r / 8` (restriction), zero on non-fluid coarse cells.
-    fn restrict(fine: &Stencil, coarse: &Stencil, ax: &AxisTable, r: &[f64], bc: &mut [f64]) {
+    /// `bc = Pᵀ r / 8` (restriction), zero on non-fluid coarse cells. In
+    /// gather form: each coarse cell sums its (at most 4 × 4 × 4) fine
+    /// cells, in parallel over coarse z-slabs, so no two tasks write the
+    /// same value (the scatter form, 8 coarse cells per fine one, could not
+    /// be split without races) and the sum order is fixed.
+    fn restrict(fine: &Stencil, coarse: &Stencil, gt: &GatherTable, r: &[f64], bc: &mut [f64]) {
         let (n, nc) = (fine.n, coarse.n);
-        bc.fill(0.0);
-        for k in 0..n {
-            let (kz, wz) = ax[k];
-            for j in 0..n {
-                let (jy, wy) = ax[j];
-                let row = n * (j + n * k);
-                for i in 0..n {
-                    let v = r[row + i];
-                    if v == 0.0 {
+        let ncc = nc * nc;
+        let slab = |(kc, out): (usize, &mut [f64])| {
+            for jc in 0..nc {
+                for ic in 0..nc {
+                    let cc = ic + nc * jc;
+                    if coarse.diag[cc + ncc * kc] == 0 {
+                        out[cc] = 0.0;
                         continue;
                     }
-                    let (ix, wx) = ax[i];
-                    let v = 0.125 * v;
-                    for a in 0..2 {
-                        for bb in 0..2 {
-                            let base = nc * (jy[bb] + nc * kz[a]);
-                            let w = v * wz[a] * wy[bb];
-                            bc[base + ix[0]] += w * wx[0];
-                            bc[base + ix[1]] += w * wx[1];
+                    let mut acc = 0.0;
+                    for &(fz, wz) in &gt[kc] {
+                        for &(fy, wy) in &gt[jc] {
+                            let row = &r[n * (fy + n * fz)..][..n];
+                            let t: f64 = gt[ic].iter().map(|&(fx, wx)| wx * row[fx]).sum();
+                            acc += wz * wy * t;
                         }
                     }
+                    out[cc] = 0.125 * acc;
                 }
             }
-        }
-        for (v, d) in bc.iter_mut().zip(&coarse.diag) {
-            if *d == 0 {
-                *v = 0.0;
-            }
+        };
+        if nc >= 16 {
+            bc.par_chunks_mut(ncc).enumerate().for_each(slab);
+        } else {
+            bc.chunks_mut(ncc).enumerate().for_each(slab);
         }
     }
 
@@ -326,7 +400,7 @@ impl Multigrid {
         for (rv, bv) in res.iter_mut().zip(b) {
             *rv = bv - *rv;
         }
-        Self::restrict(l, coarse, &self.axes[li], res, bc);
+        Self::restrict(l, coarse, &self.gathers[li], res, bc);
         self.cycle(li + 1, xc, bc, rest);
         Self::prolong_add(l, coarse, &self.axes[li], xc, x);
         for _ in 0..self.params.sweeps {
@@ -334,6 +408,21 @@ impl Multigrid {
             Self::rb_half(l, x, b, 0);
         }
     }
+}
+
+/// Per coarse index along an axis: its fine cells and their weights (the
+/// transpose of [`axis_table`], zero weights left out).
+type GatherTable = Vec<Vec<(usize, f64)>>;
+
+fn gather_table(n: usize, nc: usize) -> GatherTable {
+    let mut g: GatherTable = vec![Vec::new(); nc];
+    for (f, (c, w)) in axis_table(n, nc).into_iter().enumerate() {
+        g[c[0]].push((f, w[0]));
+        if w[1] != 0.0 {
+            g[c[1]].push((f, w[1]));
+        }
+    }
+    g
 }
 
 /// One entry per fine index along an axis (see [`axis_table`]).
