@@ -253,6 +253,9 @@ impl Scene {
     }
 }
 
+/// The fixed number of blocks [`Regions::project`] splits a vector into.
+pub const PROJECT_BLOCKS: usize = 64;
+
 /// Connected fluid regions (6-connectivity through fluid cells).
 ///
 /// A region that touches no AIR cell (inside the grid or as the exterior) is
@@ -322,37 +325,57 @@ impl Regions {
 
     /// Projects `v` onto the range of the Poisson matrix: zero on non-fluid
     /// cells and zero mean over each singular region. Returns `‖v − Πv‖`.
+    ///
+    /// Called in every (P)CG and DCDM iteration and twice per V-cycle, so
+    /// both passes run in parallel over a fixed number of blocks
+    /// ([`PROJECT_BLOCKS`]): the partial sums are combined in block order,
+    /// so the result does not depend on the thread count.
     pub fn project(&self, v: &mut [f64]) -> f64 {
-        // Called in every (P)CG and DCDM iteration: the per-region sums live
-        // on the stack for up to 8 regions (every built-in scene but a bunny
-        // with sealed pockets), so the common case allocates nothing.
-        const ON_STACK: usize = 8;
-        let mut stack = [0.0; ON_STACK];
-        let mut heap = Vec::new();
-        let means: &mut [f64] = if self.count() <= ON_STACK {
-            &mut stack[..self.count()]
-        } else {
-            heap.resize(self.count(), 0.0);
-            &mut heap
-        };
-        let mut removed2 = 0.0;
-        for (c, x) in v.iter_mut().enumerate() {
-            match self.id[c] {
-                u32::MAX => {
-                    removed2 += *x * *x;
-                    *x = 0.0;
+        use rayon::prelude::*;
+        let r = self.count();
+        let block = v.len().div_ceil(PROJECT_BLOCKS).max(1);
+        // Per block: the region sums, then the squared norm removed on
+        // non-fluid cells (r + 1 numbers).
+        let partials: Vec<Vec<f64>> = v
+            .par_chunks_mut(block)
+            .zip(self.id.par_chunks(block))
+            .map(|(vs, ids)| {
+                let mut acc = vec![0.0; r + 1];
+                for (x, &id) in vs.iter_mut().zip(ids) {
+                    match id {
+                        u32::MAX => {
+                            acc[r] += *x * *x;
+                            *x = 0.0;
+                        }
+                        k => acc[k as usize] += *x,
+                    }
                 }
-                r => means[r as usize] += *x,
+                acc
+            })
+            .collect();
+        let mut means = vec![0.0; r];
+        let mut removed2 = 0.0;
+        for acc in &partials {
+            for (m, a) in means.iter_mut().zip(acc) {
+                *m += a;
             }
+            removed2 += acc[r];
         }
         // Sums → means on singular regions, 0 elsewhere (nothing removed).
         for ((m, n), sing) in means.iter_mut().zip(&self.sizes).zip(&self.singular) {
             *m = if *sing { *m / *n as f64 } else { 0.0 };
         }
-        for (c, x) in v.iter_mut().enumerate() {
-            if let Some(m) = means.get(self.id[c] as usize) {
-                *x -= m;
-            }
+        if means.iter().any(|m| *m != 0.0) {
+            let means = &means;
+            v.par_chunks_mut(block)
+                .zip(self.id.par_chunks(block))
+                .for_each(|(vs, ids)| {
+                    for (x, &id) in vs.iter_mut().zip(ids) {
+                        if let Some(m) = means.get(id as usize) {
+                            *x -= m;
+                        }
+                    }
+                });
         }
         removed2 += means
             .iter()
