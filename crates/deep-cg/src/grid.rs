@@ -332,15 +332,32 @@ impl Regions {
     /// so the result does not depend on the thread count.
     pub fn project(&self, v: &mut [f64]) -> f64 {
         use rayon::prelude::*;
+        // The per-block sums live on the stack for up to ON_STACK regions
+        // (every built-in scene but a bunny with sealed pockets), so the
+        // common case allocates nothing.
+        const ON_STACK: usize = 8;
         let r = self.count();
+        let width = r + 1;
+        let mut stack_sums = [0.0; PROJECT_BLOCKS * (ON_STACK + 1)];
+        let mut stack_means = [0.0; ON_STACK];
+        let (mut heap_sums, mut heap_means) = (Vec::new(), Vec::new());
+        let (sums, means): (&mut [f64], &mut [f64]) = if r <= ON_STACK {
+            (
+                &mut stack_sums[..PROJECT_BLOCKS * width],
+                &mut stack_means[..r],
+            )
+        } else {
+            heap_sums.resize(PROJECT_BLOCKS * width, 0.0);
+            heap_means.resize(r, 0.0);
+            (&mut heap_sums, &mut heap_means)
+        };
         let block = v.len().div_ceil(PROJECT_BLOCKS).max(1);
         // Per block: the region sums, then the squared norm removed on
         // non-fluid cells (r + 1 numbers).
-        let partials: Vec<Vec<f64>> = v
-            .par_chunks_mut(block)
+        v.par_chunks_mut(block)
             .zip(self.id.par_chunks(block))
-            .map(|(vs, ids)| {
-                let mut acc = vec![0.0; r + 1];
+            .zip(sums.par_chunks_mut(width))
+            .for_each(|((vs, ids), acc)| {
                 for (x, &id) in vs.iter_mut().zip(ids) {
                     match id {
                         u32::MAX => {
@@ -350,12 +367,9 @@ impl Regions {
                         k => acc[k as usize] += *x,
                     }
                 }
-                acc
-            })
-            .collect();
-        let mut means = vec![0.0; r];
+            });
         let mut removed2 = 0.0;
-        for acc in &partials {
+        for acc in sums.chunks(width) {
             for (m, a) in means.iter_mut().zip(acc) {
                 *m += a;
             }
@@ -366,7 +380,7 @@ impl Regions {
             *m = if *sing { *m / *n as f64 } else { 0.0 };
         }
         if means.iter().any(|m| *m != 0.0) {
-            let means = &means;
+            let means = &*means;
             v.par_chunks_mut(block)
                 .zip(self.id.par_chunks(block))
                 .for_each(|(vs, ids)| {
