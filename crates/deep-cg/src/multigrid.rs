@@ -476,3 +476,128 @@ impl LinOp<f64> for Multigrid {
 }
 
 impl Precond<f64> for Multigrid {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::Scene;
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+
+    fn random(len: usize, seed: u64) -> Vec<f64> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        (0..len).map(|_| rng.random::<f64>() - 0.5).collect()
+    }
+
+    #[test]
+    fn a_half_sweep_zeroes_the_residual_of_its_colour_and_ignores_the_split() {
+        // 64³: the parallel two-phase path. After a half-sweep of colour c,
+        // every fluid cell of colour c satisfies its own equation (its
+        // neighbours, all of the other colour, did not move), checked with
+        // the stencil product; and the slab-phase split equals a plain
+        // sequential pass over the slabs bit for bit.
+        let sys = PoissonSystem::new(Scene::SmokePlume.build(64, 0).unwrap());
+        let l = sys.stencil();
+        let (n, len) = (l.n, l.n * l.n * l.n);
+        let b = random(len, 1);
+        for color in 0..2 {
+            let mut x = random(len, 2 + color as u64);
+            let mut seq = x.clone();
+            Multigrid::rb_half(l, &mut x, &b, color);
+            let nn = n * n;
+            for k in 0..n {
+                let (before, rest) = seq.split_at_mut(k * nn);
+                let (slab, after) = rest.split_at_mut(nn);
+                let below = if k > 0 {
+                    &before[(k - 1) * nn..]
+                } else {
+                    &[][..]
+                };
+                let above = if k + 1 < n { &after[..nn] } else { &[][..] };
+                Multigrid::rb_slab(l, slab, below, above, &b, k, color);
+            }
+            assert!(x.iter().zip(&seq).all(|(a, c)| a.to_bits() == c.to_bits()));
+            let mut ax = vec![0.0; len];
+            l.apply_slices(&mut ax, &x, Par::Seq);
+            for k in 0..n {
+                for j in 0..n {
+                    for i in 0..n {
+                        let c = i + n * (j + n * k);
+                        if (i + j + k) % 2 == color && l.diag[c] != 0 {
+                            let tol = 1e-12 * (1.0 + b[c].abs() + ax[c].abs());
+                            assert!(
+                                (ax[c] - b[c]).abs() <= tol,
+                                "cell {c}: {} vs {}",
+                                ax[c],
+                                b[c]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_gather_restriction_is_the_transpose_of_the_prolongation_over_8() {
+        // ⟨R r, x_c⟩ = ⟨r, P x_c⟩ / 8 for r on fluid fine cells and x_c on
+        // fluid coarse cells: the gather table against the prolongation,
+        // which reads the axis table directly. 64³ → 32³ takes the parallel
+        // gather path.
+        let sys = PoissonSystem::new(Scene::SmokePlume.build(64, 0).unwrap());
+        let mg = Multigrid::new(&sys, MultigridParams::default());
+        let (fine, coarse) = (&mg.levels[0], &mg.levels[1]);
+        let (lf, lc) = (fine.n.pow(3), coarse.n.pow(3));
+        let mut r = random(lf, 5);
+        let mut xc = random(lc, 6);
+        for (v, d) in r.iter_mut().zip(&fine.diag) {
+            if *d == 0 {
+                *v = 0.0;
+            }
+        }
+        for (v, d) in xc.iter_mut().zip(&coarse.diag) {
+            if *d == 0 {
+                *v = 0.0;
+            }
+        }
+        let mut rc = vec![0.0; lc];
+        Multigrid::restrict(fine, coarse, &mg.gathers[0], &r, &mut rc);
+        let mut px = vec![0.0; lf];
+        Multigrid::prolong_add(fine, coarse, &mg.axes[0], &xc, &mut px);
+        let lhs: f64 = rc.iter().zip(&xc).map(|(a, b)| a * b).sum();
+        let rhs: f64 = r.iter().zip(&px).map(|(a, b)| a * b).sum::<f64>() / 8.0;
+        assert!(
+            (lhs - rhs).abs() <= 1e-12 * rhs.abs().max(1.0),
+            "{lhs} vs {rhs}"
+        );
+    }
+
+    #[test]
+    fn the_vcycle_does_not_depend_on_the_thread_count() {
+        let sys = PoissonSystem::new(Scene::SmokePlume.build(64, 0).unwrap());
+        let mg = Multigrid::new(&sys, MultigridParams::default());
+        let r = random(sys.len(), 7);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut z = vec![0.0; r.len()];
+                let mut work = vec![0.0; mg.scratch_len()];
+                mg.vcycle(&mut z, &r, &mut work);
+                z
+            })
+        };
+        let one = run(1);
+        for t in [2, 3] {
+            assert!(
+                run(t)
+                    .iter()
+                    .zip(&one)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{t} threads"
+            );
+        }
+    }
+}
