@@ -166,6 +166,22 @@ impl NonconvexObjective {
         })
     }
 
+    /// The parameters `θ` of `net` (the inverse of [`network`](Self::network));
+    /// `net` must have this objective's `d` inputs and width.
+    pub fn theta(&self, net: &TwoLayerNet) -> crate::Result<Col<f64>> {
+        let (d, m) = (self.x.ncols(), self.width);
+        linalg_core::param::dimension("hidden (rows)", d, net.hidden.nrows())?;
+        linalg_core::param::dimension("hidden (columns)", m, net.hidden.ncols())?;
+        linalg_core::param::dimension("output", m, net.output.len())?;
+        Ok(Col::from_fn(d * m + m, |i| {
+            if i < d * m {
+                net.hidden[(i % d, i / d)]
+            } else {
+                net.output[i - d * m]
+            }
+        }))
+    }
+
     /// The network of the parameters `θ`.
     pub fn network(&self, theta: linalg_core::faer::ColRef<'_, f64>) -> TwoLayerNet {
         let (d, m) = (self.x.ncols(), self.width);

@@ -204,7 +204,9 @@ pub const LOCAL_SEARCH_LR: f64 = 1e-3;
 /// Adam steps (step [`LOCAL_SEARCH_LR`]) on the regularised nonconvex
 /// objective; returns its hidden weights as gates (`d × m`; empty when no
 /// neuron survives or the search fails) and its nonconvex objective (the
-/// convex objective of `(v, w)` when the search does not run).
+/// convex objective of `(v, w)` when the search does not run). `v` and `w`
+/// are `d × P` for the program's `P` patterns, finite; `β ≥ 0`;
+/// `steps ≤ 10⁵`.
 ///
 /// Why: the recovered network has the convex objective (when the cones
 /// hold), and gradient steps that move its hyperplanes change its
@@ -222,20 +224,23 @@ pub fn local_search_gates(
     steps: usize,
 ) -> Result<(Mat<f64>, f64)> {
     let x = program.x();
-    let d = x.ncols();
+    let (d, p) = (x.ncols(), program.patterns().len());
+    for (name, m) in [("v", v), ("w", w)] {
+        linalg_core::param::dimension(name, d, m.nrows())?;
+        linalg_core::param::dimension(name, p, m.ncols())?;
+        for k in 0..p {
+            linalg_core::param::finite(name, m.col(k))?;
+        }
+    }
+    linalg_core::param::nonnegative("beta", beta)?;
+    linalg_core::param::in_range("local_steps", steps as f64, 0.0, 1e5)?;
     let net = TwoLayerNet::from_convex(v, w, 0.0)?;
     let m = net.neurons();
     if steps == 0 || m == 0 {
         return Ok((Mat::zeros(d, 0), program.objective(v, w, beta)));
     }
     let obj = NonconvexObjective::new(x, program.y(), program.loss(), beta, m)?;
-    let theta0 = Col::from_fn(d * m + m, |i| {
-        if i < d * m {
-            net.hidden[(i % d, i / d)]
-        } else {
-            net.output[i - d * m]
-        }
-    });
+    let theta0 = obj.theta(&net)?;
     // A failed search (a non-finite step) adds nothing: it is a heuristic.
     let Ok(rep) = minimize(
         &obj,
@@ -355,44 +360,24 @@ pub fn admm_priced(
             beta,
             pricing.local_steps,
         )?;
-        let gates = Mat::from_fn(x.ncols(), gates.ncols() + local.ncols(), |i, j| {
-            if j < gates.ncols() {
-                gates[(i, j)]
+        // The program's generators, then the priced gates, then the local
+        // search's; `from_generators` keeps the first of each pattern, so
+        // only patterns not yet in the program are added.
+        let (p0, a, b) = (patterns.len(), gates.ncols(), local.ncols());
+        let h = Mat::from_fn(x.ncols(), p0 + a + b, |i, j| {
+            if j < p0 {
+                patterns.generators[(i, j)]
+            } else if j < p0 + a {
+                gates[(i, j - p0)]
             } else {
-                local[(i, j - gates.ncols())]
+                local[(i, j - p0 - a)]
             }
         });
-        // Only patterns not yet in the program count as progress.
-        let fresh = {
-            let xh = x * &gates;
-            let seen: std::collections::HashSet<Vec<bool>> = (0..patterns.len())
-                .map(|k| {
-                    (0..x.nrows())
-                        .map(|i| patterns.masks[(i, k)] > 0.5)
-                        .collect()
-                })
-                .collect();
-            (0..gates.ncols())
-                .filter(|&j| {
-                    !seen.contains(
-                        &(0..x.nrows())
-                            .map(|i| xh[(i, j)] >= 0.0)
-                            .collect::<Vec<bool>>(),
-                    )
-                })
-                .count()
-        };
-        if fresh == 0 {
+        let grown = Patterns::from_generators(x, h.as_ref())?;
+        if grown.len() == p0 {
             break;
         }
-        let h = Mat::from_fn(x.ncols(), patterns.len() + gates.ncols(), |i, j| {
-            if j < patterns.len() {
-                patterns.generators[(i, j)]
-            } else {
-                gates[(i, j - patterns.len())]
-            }
-        });
-        patterns = Patterns::from_generators(x, h.as_ref())?;
+        patterns = grown;
         current = current.with_patterns(patterns.clone())?;
     }
     let report = admm(&current, params, &mut observer)?;

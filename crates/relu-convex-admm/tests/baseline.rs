@@ -38,6 +38,14 @@ fn the_nonconvex_gradient_matches_central_differences() {
             );
         }
     }
+    // θ ↔ network: `theta` inverts `network` exactly, and refuses a
+    // network of another width.
+    let obj = NonconvexObjective::new(x.as_ref(), &y, Loss::Squared, 0.7, 6).unwrap();
+    let theta = obj.init(5);
+    let back = obj.theta(&obj.network(theta.as_ref())).unwrap();
+    assert!((0..theta.nrows()).all(|i| back[i].to_bits() == theta[i].to_bits()));
+    let narrow = NonconvexObjective::new(x.as_ref(), &y, Loss::Squared, 0.7, 5).unwrap();
+    assert!(narrow.theta(&obj.network(theta.as_ref())).is_err());
     assert!(NonconvexObjective::new(x.as_ref(), &y, Loss::Squared, -1.0, 3).is_err());
     assert!(NonconvexObjective::new(x.as_ref(), &y, Loss::Squared, 1.0, 0).is_err());
 }

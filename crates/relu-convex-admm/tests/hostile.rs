@@ -134,3 +134,47 @@ fn admm_refuses_every_invalid_parameter() {
         assert!(r.objective.is_finite(), "β = {beta:e}");
     }
 }
+
+#[test]
+fn the_local_search_refuses_bad_points_and_parameters_by_name() {
+    let (x, y) = data();
+    let prog =
+        ConvexProgram::new(x.as_ref(), &y, Patterns::sample(x.as_ref(), 5, 0).unwrap()).unwrap();
+    let (d, p) = (x.ncols(), prog.patterns().len());
+    let good = Mat::from_fn(d, p, |i, j| 0.1 * (i + j) as f64);
+    let name = |r: Result<(Mat<f64>, f64)>| {
+        let e = r.expect_err("accepted");
+        e.param_name().map(str::to_owned).unwrap_or_default()
+    };
+    let run = |v: &Mat<f64>, w: &Mat<f64>, beta: f64, steps: usize| {
+        no_panic("local search", || {
+            pricing::local_search_gates(&prog, v.as_ref(), w.as_ref(), beta, steps)
+        })
+    };
+    assert!(run(&good, &good, 0.1, 10).is_ok());
+    assert_eq!(name(run(&Mat::zeros(d + 1, p), &good, 0.1, 10)), "v");
+    assert_eq!(name(run(&good, &Mat::zeros(d, p + 1), 0.1, 10)), "w");
+    let mut nan = good.clone();
+    nan[(0, 0)] = f64::NAN;
+    assert_eq!(name(run(&nan, &good, 0.1, 10)), "v");
+    assert_eq!(name(run(&good, &good, -1.0, 10)), "beta");
+    assert_eq!(name(run(&good, &good, f64::NAN, 10)), "beta");
+    assert_eq!(name(run(&good, &good, 0.1, 1_000_000)), "local_steps");
+    // A limit of 0 runs no search: no gates, the convex objective.
+    let (g, f) = run(&good, &good, 0.1, 0).unwrap();
+    assert_eq!(g.ncols(), 0);
+    assert_eq!(f, prog.objective(good.as_ref(), good.as_ref(), 0.1));
+    // Pricing's own limits.
+    for bad in [
+        PricingParams {
+            refine: 0,
+            ..Default::default()
+        },
+        PricingParams {
+            local_steps: 100_001,
+            ..Default::default()
+        },
+    ] {
+        err("pricing", no_panic("pricing", || bad.validate()));
+    }
+}

@@ -5,13 +5,17 @@ use linalg_core::faer::{Col, Mat};
 use relu_convex_admm::pricing::price;
 use relu_convex_admm::*;
 
-#[test]
-fn a_priced_gate_is_a_feasible_descent_direction() {
-    let mut ds = datasets::breast_cancer();
+/// Standardised features, ±1 targets (as a column and as a vector).
+fn standardised(mut ds: datasets::Dataset) -> (Mat<f64>, Col<f64>, Vec<f64>) {
     datasets::standardize(&mut ds.features).unwrap();
     let y = ds.signed_labels().unwrap();
     let yv: Vec<f64> = (0..y.nrows()).map(|i| y[i]).collect();
-    let x = ds.features;
+    (ds.features, y, yv)
+}
+
+#[test]
+fn a_priced_gate_is_a_feasible_descent_direction() {
+    let (x, y, yv) = standardised(datasets::breast_cancer());
     let beta = 20.0;
     let patterns = Patterns::sample(x.as_ref(), 20, 0).unwrap();
     let program = ConvexProgram::new(x.as_ref(), &yv, patterns.clone()).unwrap();
@@ -177,11 +181,7 @@ fn the_local_search_improves_the_network_and_its_patterns_bound_the_convex_optim
     // beaten by a few hundred Adam steps from its own recovered network,
     // and adding that network's patterns brings the convex optimum to at
     // most the improved network's objective (its weights are feasible there).
-    let mut ds = datasets::wine().binary(0, 1).unwrap();
-    datasets::standardize(&mut ds.features).unwrap();
-    let y = ds.signed_labels().unwrap();
-    let yv: Vec<f64> = (0..y.nrows()).map(|i| y[i]).collect();
-    let x = ds.features;
+    let (x, _, yv) = standardised(datasets::wine().binary(0, 1).unwrap());
     let beta = 2.0;
     let patterns = Patterns::sample(x.as_ref(), 10, 0).unwrap();
     let program = ConvexProgram::new(x.as_ref(), &yv, patterns.clone()).unwrap();
