@@ -53,16 +53,19 @@ pub enum LinearSolver {
     /// The exact Hessian matrix-free ([`LinearSolver::MatrixFreeCg`]), the
     /// approximate models directly. Why: with the inexact solve of
     /// [`Forcing::GradientRatio`] the matrix-free path was the fastest on
-    /// every problem measured, from 31 unknowns to 650 and to 10⁵ samples
-    /// (logistic, breast cancer: 0.5 ms against 0.9 ms; softmax, digits:
-    /// 51 ms against 459 ms; logistic, 10⁵ × 50 generated: 187 ms against
-    /// 986 ms; same iterations ±1), and it needs no `n × n` matrix.
+    /// every problem of the crate's bench, from 31 unknowns to 650 and to
+    /// 10⁵ samples (logistic, breast cancer: 0.51 ms against 1.14 ms;
+    /// softmax, digits: 55.7 ms against 446 ms; logistic, 10⁵ × 50
+    /// generated: 162 ms against 347 ms; same iterations ±1; README), and it
+    /// needs no `n × n` matrix.
     #[default]
     Auto,
     /// Dense Cholesky (faer LLT); low-rank models by Woodbury, diagonal directly.
     Direct,
     /// Matrix-free CG on `(∇²f + λI) d = −g` with the objective's exact
-    /// Hessian-vector product (large dimensions; `Exact` Hessian only).
+    /// Hessian-vector product (large dimensions; `Exact` Hessian only), to
+    /// the relative residual of [`GrnParams::forcing`] or `10·n` steps; a
+    /// solve that fails is a rejected trial.
     MatrixFreeCg,
 }
 

@@ -188,6 +188,13 @@ fn solvers_refuse_bad_starts_and_parameters() {
             no_panic("grn", || grn(&f, good.as_ref(), &g, |_| Control::Continue)),
         );
     }
+    for v in [0.0, f64::NAN, 1.0, -0.5, f64::INFINITY] {
+        let g = GrnParams::default().forcing(Forcing::Fixed(v));
+        err(
+            "forcing",
+            no_panic("grn", || grn(&f, good.as_ref(), &g, |_| Control::Continue)),
+        );
+    }
     // max_iters = 0 is valid: the report of the starting point.
     let p = RunParams {
         max_iters: 0,
