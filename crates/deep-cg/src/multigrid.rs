@@ -184,7 +184,10 @@ impl Multigrid {
             return;
         }
         for parity in 0..2 {
-            // Slabs of this parity, mutable; the others, shared.
+            // Slabs of this parity, mutable; the others, shared. These two
+            // lists of n slab references are the sweep's only allocation
+            // (≤ 2 KiB against n³ cell updates): splitting one buffer into
+            // interleaved mutable and shared slabs needs them in safe Rust.
             let mut mine: Vec<(usize, &mut [f64])> = Vec::with_capacity(n / 2 + 1);
             let mut others: Vec<Option<&[f64]>> = vec![None; n];
             for (k, slab) in x.chunks_mut(nn).enumerate() {
