@@ -295,18 +295,23 @@ fn scale_safe_for_right_hand_sides_from_1e_minus_320_to_1e300() {
     }
 }
 
+/// CG with rtol 0 on a seeded n × n SPD system (right-hand side from
+/// `seed + 1`).
+fn rtol_zero(n: usize, seed: u64, max_iters: usize) -> linalg_core::cg::CgReport {
+    let op = DenseOp::new(random_spd(n, seed)).unwrap();
+    let b = random_vec(n, seed + 1);
+    Cg::new(CgParams::new().rtol(0.0).max_iters(max_iters))
+        .unwrap()
+        .solve(&op, b.as_ref(), None)
+        .unwrap()
+}
+
 #[test]
 fn rtol_zero_stops_at_the_floating_point_floor_as_stalled() {
     // Without an iteration limit in reach, rtol = 0 runs until the residual
     // reaches the floor; its curvature then underflows, which must not read
     // as "not positive definite".
-    let n = 20;
-    let op = DenseOp::new(random_spd(n, 43)).unwrap();
-    let b = random_vec(n, 44);
-    let rep = Cg::new(CgParams::new().rtol(0.0).max_iters(100_000))
-        .unwrap()
-        .solve(&op, b.as_ref(), None)
-        .unwrap();
+    let rep = rtol_zero(20, 43, 100_000);
     assert!(
         matches!(
             rep.termination,
@@ -321,13 +326,7 @@ fn rtol_zero_stops_at_the_floating_point_floor_as_stalled() {
 
 #[test]
 fn rtol_zero_iterates_to_the_limit() {
-    let n = 30;
-    let op = DenseOp::new(random_spd(n, 41)).unwrap();
-    let b = random_vec(n, 42);
-    let rep = Cg::new(CgParams::new().rtol(0.0).max_iters(7))
-        .unwrap()
-        .solve(&op, b.as_ref(), None)
-        .unwrap();
+    let rep = rtol_zero(30, 41, 7);
     assert_eq!(rep.termination, Termination::MaxIterations);
     assert_eq!(rep.iterations, 7);
     assert!(!rep.converged);
